@@ -1,0 +1,153 @@
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/huge.h"
+#include "core/init.h"
+#include "core/large.h"
+#include "core/purge.h"
+#include "debug/report.h"
+#include "mallocim.h"
+
+namespace mallocim {
+namespace {
+
+void* out_of_memory() {
+  errno = ENOMEM;
+  return nullptr;
+}
+
+// Smallest class at least `size` whose block size is a multiple of `align`: its blocks are
+// aligned because pages start on 64 KiB boundaries.
+unsigned aligned_class(size_t size, size_t align) {
+  for (unsigned c = size_to_class(size); c < kNumClasses; ++c)
+    if (class_size(c) % align == 0) return c;
+  return kNumClasses;
+}
+
+}  // namespace
+
+void* alloc_large_or_huge(size_t size, size_t align) {
+  if (!ensure_init()) return out_of_memory();
+  void* p = size <= kLargeMax && align <= kLargeMax ? large_malloc(t_heap, size, align)
+                                                    : huge_malloc(size, align);
+  return p ? p : out_of_memory();
+}
+
+void dealloc_other(RegionHeader* r, void* p) {
+  if (p == nullptr) return;
+  if (r == nullptr) {
+    report_misuse("free", p, "not allocated by malloc-im (foreign, stack or static address)");
+    return;
+  }
+  int saved_errno = errno;
+  if (r->kind == RegionKind::large)
+    large_free(reinterpret_cast<LargeRegion*>(r), p);
+  else
+    huge_free(reinterpret_cast<HugeHeader*>(r), p);
+  errno = saved_errno;
+}
+
+void* alloc_aligned(size_t align, size_t size) {
+  if (align <= 16) return alloc(size < align ? align : size);
+  if (size <= kSmallMax && align <= kSmallMax) {
+    unsigned c = aligned_class(size, align);
+    if (c < kNumClasses) return alloc(class_size(c));
+  }
+  if (size > kMaxRequest) return out_of_memory();
+  return alloc_large_or_huge(size, align);
+}
+
+size_t usable_size(const void* p) {
+  RegionHeader* r = segmap_lookup(p);
+  if (!r) return 0;
+  switch (r->kind) {
+    case RegionKind::small: return page_of(reinterpret_cast<Segment*>(r), p)->block_size;
+    case RegionKind::large: return large_usable(reinterpret_cast<LargeRegion*>(r), p);
+    case RegionKind::huge: return huge_usable(reinterpret_cast<HugeHeader*>(r));
+  }
+  return 0;
+}
+
+void* realloc_impl(void* p, size_t size) {
+  if (p == nullptr) return alloc(size);
+  if (size == 0) {  // glibc frees and returns NULL; programs written against it expect that
+    dealloc(p);
+    return nullptr;
+  }
+  RegionHeader* r = segmap_lookup(p);
+  if (r == nullptr) {
+    report_misuse("realloc", p, "not allocated by malloc-im (foreign, stack or static address)");
+    return nullptr;
+  }
+  if (size > kMaxRequest) return out_of_memory();
+  size_t old = usable_size(p);
+  if (r->kind == RegionKind::small) {
+    if (size <= old && size >= old / 2) return p;
+  } else if (r->kind == RegionKind::large) {
+    if (size > kSmallMax && size <= kLargeMax &&
+        large_resize_in_place(reinterpret_cast<LargeRegion*>(r), p, size))
+      return p;
+  } else if (size > kLargeMax || size >= old / 2) {
+    void* q = huge_realloc(reinterpret_cast<HugeHeader*>(r), p, size);
+    return q ? q : out_of_memory();
+  }
+  void* q = alloc(size);
+  if (!q) return nullptr;
+  memcpy(q, p, old < size ? old : size);
+  dealloc(p);
+  return q;
+}
+
+void* calloc_impl(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
+  void* p = alloc(total);
+  if (p && total <= kLargeMax) memset(p, 0, total);  // huge blocks are fresh mappings: zero
+  return p;
+}
+
+size_t trim_impl() {
+  if (!ensure_init()) return 0;
+  heap_release_cached(t_heap);
+  return purge_all();
+}
+
+}  // namespace mallocim
+
+// ---- the im_* API ------------------------------------------------------------------------------
+using namespace mallocim;
+
+extern "C" {
+void* im_malloc(size_t size) { return alloc(size); }
+void* im_calloc(size_t count, size_t size) { return calloc_impl(count, size); }
+void* im_realloc(void* p, size_t size) { return realloc_impl(p, size); }
+void im_free(void* p) { dealloc(p); }
+size_t im_usable_size(const void* p) { return p ? usable_size(p) : 0; }
+size_t im_trim(void) { return trim_impl(); }
+const char* im_version(void) { return MALLOCIM_VERSION_STRING; }
+
+void* im_aligned_alloc(size_t alignment, size_t size) {
+  if (alignment == 0 || (alignment & (alignment - 1)) || alignment > kMaxAlign) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return alloc_aligned(alignment, size);
+}
+
+int im_owns(const void* p) {
+  RegionHeader* r = segmap_lookup(p);
+  if (!r) return 0;
+  switch (r->kind) {
+    case RegionKind::small: {
+      Page* pg = page_of(reinterpret_cast<Segment*>(r), p);
+      if (pg->state == PageState::free || pg->block_size == 0) return 0;
+      return (uintptr_t(p) - uintptr_t(page_start(pg))) % pg->block_size == 0;
+    }
+    case RegionKind::large: return large_owns_block(reinterpret_cast<LargeRegion*>(r), p);
+    case RegionKind::huge: return huge_is_block(reinterpret_cast<HugeHeader*>(r), p);
+  }
+  return 0;
+}
+}

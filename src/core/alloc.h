@@ -1,0 +1,31 @@
+// The allocator's entry points, composed from the heap (small), large and huge layers. The
+// override layer and the im_* API both call these; the small paths inline into malloc/free.
+#pragma once
+#include "core/heap.h"
+#include "core/segmap.h"
+
+namespace mallocim {
+
+void* alloc_large_or_huge(size_t size, size_t align);
+void dealloc_other(RegionHeader* r, void* p);
+void* alloc_aligned(size_t align, size_t size);  // align: a power of two
+void* realloc_impl(void* p, size_t size);
+void* calloc_impl(size_t count, size_t size);
+size_t usable_size(const void* p);
+size_t trim_impl();
+
+MI_INLINE void* alloc(size_t size) {
+  if (MI_LIKELY(size <= kSmallMax)) return heap_malloc_small(t_heap, size);
+  return alloc_large_or_huge(size, 16);
+}
+
+MI_INLINE void dealloc(void* p) {
+  RegionHeader* r = segmap_lookup(p);
+  if (MI_LIKELY(r != nullptr && r->kind == RegionKind::small)) {
+    heap_free_small(reinterpret_cast<Segment*>(r), p);
+    return;
+  }
+  dealloc_other(r, p);
+}
+
+}  // namespace mallocim

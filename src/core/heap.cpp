@@ -1,0 +1,394 @@
+// Per-thread heaps: slow paths, page queues, thread exit.
+#include "core/heap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "core/init.h"
+#include "core/page_pool.h"
+#include "core/purge.h"
+#include "debug/report.h"
+#include "platform/os.h"
+#include "policy/options.h"
+
+namespace mallocim {
+
+Page g_empty_page{};
+
+namespace {
+constexpr Heap make_empty_heap() {
+  Heap h{};
+  for (auto& d : h.direct) d = &g_empty_page;
+  return h;
+}
+}  // namespace
+
+constinit Heap g_empty_heap = make_empty_heap();
+__thread Heap* t_heap __attribute__((tls_model("initial-exec"))) = &g_empty_heap;
+
+namespace {
+
+// ---- registry of heap structs ---------------------------------------------------------------
+SpinLock g_heap_lock;
+Heap* g_live_heaps = nullptr;
+Heap* g_free_heaps = nullptr;
+uint8_t* g_heap_chunk = nullptr;
+size_t g_heap_chunk_left = 0;
+size_t g_heaps_live = 0, g_heaps_created = 0;
+
+// ---- pages abandoned by exited threads, by size class ----------------------------------------
+SpinLock g_abandon_lock;
+Page* g_abandoned[kNumClasses];
+std::atomic<uint32_t> g_abandoned_count[kNumClasses];
+
+Heap* heap_struct_alloc() {
+  LockGuard g(g_heap_lock);
+  Heap* h = g_free_heaps;
+  if (h) {
+    g_free_heaps = h->next;
+  } else {
+    // Heaps are padded to whole cache lines so that two threads' heaps never share one.
+    size_t sz = align_up(sizeof(Heap), os::hw().cache_line);
+    if (g_heap_chunk_left < sz) {
+      size_t chunk = align_up(sz * 16, os::hw().page_size);
+      g_heap_chunk = static_cast<uint8_t*>(os::map_aligned(chunk, os::hw().page_size));
+      if (!g_heap_chunk) return nullptr;
+      g_heap_chunk_left = chunk;
+    }
+    h = reinterpret_cast<Heap*>(g_heap_chunk);
+    g_heap_chunk += sz;
+    g_heap_chunk_left -= sz;
+  }
+  memset(static_cast<void*>(h), 0, sizeof(Heap));
+  for (auto& d : h->direct) d = &g_empty_page;
+  h->next = g_live_heaps;
+  if (g_live_heaps) g_live_heaps->prev = h;
+  g_live_heaps = h;
+  ++g_heaps_live;
+  ++g_heaps_created;
+  return h;
+}
+
+void heap_struct_free(Heap* h) {
+  LockGuard g(g_heap_lock);
+  if (h->prev) h->prev->next = h->next; else g_live_heaps = h->next;
+  if (h->next) h->next->prev = h->prev;
+  h->next = g_free_heaps;
+  g_free_heaps = h;
+  --g_heaps_live;
+}
+
+// ---- page queues ----------------------------------------------------------------------------
+void queue_push_front(PageQueue& q, Page* p) {
+  p->prev = nullptr;
+  p->next = q.first;
+  if (q.first) q.first->prev = p; else q.last = p;
+  q.first = p;
+}
+void queue_push_back(PageQueue& q, Page* p) {
+  p->next = nullptr;
+  p->prev = q.last;
+  if (q.last) q.last->next = p; else q.first = p;
+  q.last = p;
+}
+void queue_remove(PageQueue& q, Page* p) {
+  if (p->prev) p->prev->next = p->next; else q.first = p->next;
+  if (p->next) p->next->prev = p->prev; else q.last = p->prev;
+  p->next = p->prev = nullptr;
+}
+MI_INLINE void sync_direct(Heap* h, unsigned c) {
+  h->direct[c] = h->queues[c].first ? h->queues[c].first : &g_empty_page;
+}
+
+// ---- pages ----------------------------------------------------------------------------------
+// Moves frees back onto the allocation list: the owner's own (no atomics) and other threads'
+// (one exchange for the whole list).
+void page_collect(Page* pg) {
+  if (!pg->free && pg->local_free) {
+    pg->free = pg->local_free;
+    pg->local_free = nullptr;
+  }
+  if (pg->thread_free.load(std::memory_order_relaxed)) {
+    Block* list = pg->thread_free.exchange(nullptr, std::memory_order_acquire);
+    uint32_t n = 1;
+    Block* tail = list;
+    while (tail->next) tail = tail->next, ++n;
+    tail->next = pg->free;
+    pg->free = list;
+    pg->used -= n;
+  }
+}
+
+// Carves the next few blocks of a page; a page is touched only as far as it is used.
+void page_extend(Page* pg) {
+  size_t bs = pg->block_size;
+  uint32_t n = uint32_t(8192 / bs);
+  if (n == 0) n = 1;
+  if (n > pg->reserved - pg->capacity) n = pg->reserved - pg->capacity;
+  uint8_t* first = page_start(pg) + size_t(pg->capacity) * bs;
+  Block* b = reinterpret_cast<Block*>(first);
+  for (uint32_t i = 1; i < n; ++i) {
+    Block* nb = reinterpret_cast<Block*>(first + i * bs);
+    b->next = nb;
+    b = nb;
+  }
+  b->next = pg->free;
+  pg->free = reinterpret_cast<Block*>(first);
+  pg->capacity += n;
+}
+
+void page_init(Page* pg, Heap* h, unsigned c) {
+  pg->size_class = uint8_t(c);
+  pg->block_size = uint32_t(class_size(c));
+  pg->reserved = uint32_t(kPageSize / pg->block_size);
+  pg->capacity = 0;
+  pg->used = 0;
+  pg->free = pg->local_free = nullptr;
+  pg->thread_free.store(nullptr, std::memory_order_relaxed);
+  pg->state = PageState::queued;
+  pg->owner.store(h, std::memory_order_release);
+}
+
+Page* abandoned_take(unsigned c) {
+  if (g_abandoned_count[c].load(std::memory_order_relaxed) == 0) return nullptr;
+  LockGuard g(g_abandon_lock);
+  Page* pg = g_abandoned[c];
+  if (!pg) return nullptr;
+  g_abandoned[c] = pg->next;
+  if (pg->next) pg->next->prev = nullptr;
+  pg->next = pg->prev = nullptr;
+  g_abandoned_count[c].fetch_sub(1, std::memory_order_relaxed);
+  return pg;
+}
+
+void abandoned_push(Page* pg) {
+  pg->state = PageState::abandoned;
+  pg->owner.store(nullptr, std::memory_order_release);
+  LockGuard g(g_abandon_lock);
+  unsigned c = pg->size_class;
+  pg->prev = nullptr;
+  pg->next = g_abandoned[c];
+  if (pg->next) pg->next->prev = pg;
+  g_abandoned[c] = pg;
+  g_abandoned_count[c].fetch_add(1, std::memory_order_relaxed);
+}
+
+// A page for class c: the heap's own empty pages first, then a page an exited thread left
+// behind, then the shared pool.
+Page* page_acquire(Heap* h, unsigned c) {
+  if (Page* pg = abandoned_take(c)) {
+    pg->state = PageState::queued;
+    pg->owner.store(h, std::memory_order_release);
+    page_collect(pg);
+    if (pg->free || pg->capacity < pg->reserved) return pg;
+    queue_push_back(h->full, pg);  // still full: keep it, look again later
+    pg->state = PageState::full;
+  }
+  Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
+  if (pg) page_init(pg, h, c);
+  return pg;
+}
+
+// Looks at a few full pages for frees made by other threads; those regain room and go back to
+// their queue. Bounded so that a heap with many full pages pays little per slow path.
+void full_scan(Heap* h) {
+  for (unsigned i = 0; i < 8 && h->full.first; ++i) {
+    Page* pg = h->full.first;
+    queue_remove(h->full, pg);
+    if (pg->thread_free.load(std::memory_order_relaxed)) {
+      page_collect(pg);
+      pg->state = PageState::queued;
+      queue_push_back(h->queues[pg->size_class], pg);
+      sync_direct(h, pg->size_class);
+    } else {
+      queue_push_back(h->full, pg);
+    }
+  }
+}
+
+MI_INLINE void* page_pop(Page* pg) {
+  Block* b = pg->free;
+  pg->free = b->next;
+  pg->used++;
+  return b;
+}
+
+void page_to_pool_or_cache(Heap* h, Page* pg) {
+  pg->state = PageState::free;
+  pg->owner.store(nullptr, std::memory_order_relaxed);
+  if (h->cache_count < kMaxPageCache && h->cache_count < uint64_t(option(Opt::page_cache))) {
+    h->cache[h->cache_count++] = pg;
+    return;
+  }
+  uint64_t now = os::now_ms();
+  pool_return_page(pg, now);
+  purge_tick(now);
+}
+
+void abandon_or_release(Page* pg) {
+  page_collect(pg);
+  if (pg->used == 0)
+    pool_return_page(pg, os::now_ms());
+  else
+    abandoned_push(pg);
+}
+
+}  // namespace
+
+Heap* heap_for_thread() {
+  if (t_heap != &g_empty_heap) return t_heap;
+  if (!ensure_init()) return nullptr;
+  Heap* h = heap_struct_alloc();
+  if (!h) return nullptr;
+  t_heap = h;
+  pthread_setspecific(g_heap_key, h);  // its destructor runs heap_thread_exit
+  return h;
+}
+
+void* heap_malloc_slow(Heap* h, unsigned c) {
+  if (h == &g_empty_heap) {
+    h = heap_for_thread();
+    if (!h) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    return heap_malloc_small(h, class_size(c));
+  }
+  h->slow_calls++;
+  PageQueue& q = h->queues[c];
+  for (int round = 0; round < 2; ++round) {
+    for (Page* pg = q.first; pg;) {
+      page_collect(pg);
+      if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
+      if (pg->free) {
+        if (pg != q.first) {  // serve from it next time without walking
+          queue_remove(q, pg);
+          queue_push_front(q, pg);
+        }
+        sync_direct(h, c);
+        return page_pop(pg);
+      }
+      Page* next = pg->next;
+      queue_remove(q, pg);
+      pg->state = PageState::full;
+      queue_push_back(h->full, pg);
+      pg = next;
+    }
+    sync_direct(h, c);
+    if (round == 0) full_scan(h);
+  }
+  Page* pg = page_acquire(h, c);
+  if (!pg) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  queue_push_front(q, pg);
+  sync_direct(h, c);
+  if (!pg->free) page_extend(pg);
+  return page_pop(pg);
+}
+
+void heap_page_event(Heap* h, Page* pg) {
+  unsigned c = pg->size_class;
+  if (pg->state == PageState::full) {
+    queue_remove(h->full, pg);
+    pg->state = PageState::queued;
+    queue_push_back(h->queues[c], pg);
+    sync_direct(h, c);
+  }
+  if (pg->used != 0) return;
+  PageQueue& q = h->queues[c];
+  if (q.first == pg && q.last == pg) return;  // the class's only page: keep it, avoid thrashing
+  queue_remove(q, pg);
+  sync_direct(h, c);
+  page_to_pool_or_cache(h, pg);
+}
+
+void heap_free_remote(Page* pg, Block* b) {
+  PageState st = pg->state;
+  if (MI_UNLIKELY(st == PageState::free || pg->block_size == 0)) {
+    report_misuse("free", b, "not an allocated block (double free, or never allocated)");
+    return;
+  }
+  if (MI_UNLIKELY((uintptr_t(b) - uintptr_t(page_start(pg))) % pg->block_size != 0)) {
+    report_misuse("free", b, "not the start of a block (interior pointer)");
+    return;
+  }
+  Block* head = pg->thread_free.load(std::memory_order_relaxed);
+  do {
+    b->next = head;
+  } while (!pg->thread_free.compare_exchange_weak(head, b, std::memory_order_release,
+                                                  std::memory_order_relaxed));
+}
+
+void heap_release_cached(Heap* h) {
+  if (h == &g_empty_heap) return;
+  uint64_t now = os::now_ms();
+  for (unsigned c = 0; c < kNumClasses; ++c) {
+    PageQueue& q = h->queues[c];
+    for (Page* pg = q.first; pg;) {
+      Page* next = pg->next;
+      page_collect(pg);
+      if (pg->used == 0) {
+        queue_remove(q, pg);
+        pg->state = PageState::free;
+        pg->owner.store(nullptr, std::memory_order_relaxed);
+        pool_return_page(pg, now);
+      }
+      pg = next;
+    }
+    sync_direct(h, c);
+  }
+  while (h->cache_count) pool_return_page(h->cache[--h->cache_count], now);
+}
+
+void heap_thread_exit(Heap* h) {
+  if (h == &g_empty_heap || h == nullptr) return;
+  t_heap = &g_empty_heap;  // frees from later destructors take the remote path
+  for (unsigned c = 0; c < kNumClasses; ++c) {
+    while (Page* pg = h->queues[c].first) {
+      queue_remove(h->queues[c], pg);
+      abandon_or_release(pg);
+    }
+  }
+  while (Page* pg = h->full.first) {
+    queue_remove(h->full, pg);
+    abandon_or_release(pg);
+  }
+  uint64_t now = os::now_ms();
+  while (h->cache_count) pool_return_page(h->cache[--h->cache_count], now);
+  heap_struct_free(h);
+  purge_tick(now);
+}
+
+size_t abandoned_sweep() {
+  size_t freed = 0;
+  uint64_t now = os::now_ms();
+  LockGuard g(g_abandon_lock);
+  for (unsigned c = 0; c < kNumClasses; ++c) {
+    for (Page* pg = g_abandoned[c]; pg;) {
+      Page* next = pg->next;
+      page_collect(pg);
+      if (pg->used == 0) {
+        if (pg->prev) pg->prev->next = pg->next; else g_abandoned[c] = pg->next;
+        if (pg->next) pg->next->prev = pg->prev;
+        g_abandoned_count[c].fetch_sub(1, std::memory_order_relaxed);
+        pool_return_page(pg, now);
+        ++freed;
+      }
+      pg = next;
+    }
+  }
+  return freed;
+}
+
+HeapFigures heap_figures() {
+  LockGuard g(g_heap_lock);
+  return {g_heaps_live, g_heaps_created};
+}
+
+SpinLock& heap_registry_lock() { return g_heap_lock; }
+SpinLock& heap_abandon_lock() { return g_abandon_lock; }
+
+}  // namespace mallocim

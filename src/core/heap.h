@@ -1,0 +1,86 @@
+// Per-thread heaps: the small-object fast paths.
+//
+// Each thread owns a Heap (one initial-exec TLS pointer, 8 bytes, so dlopen works). For each size
+// class the heap keeps a queue of pages with room; direct[c] is the first page of that queue, or
+// a shared empty page whose free list is always null, so the fast path has no null check.
+#pragma once
+#include "core/lock.h"
+#include "core/page.h"
+#include "core/size_class.h"
+
+namespace mallocim {
+
+struct LargeRegion;
+
+struct PageQueue {
+  Page* first;
+  Page* last;
+};
+
+constexpr unsigned kMaxPageCache = 16;
+
+struct Heap {
+  Page* direct[kNumClasses];
+  PageQueue queues[kNumClasses];
+  PageQueue full;       // pages with no free block when last looked at (all classes)
+  Page* cache[kMaxPageCache];  // empty pages kept for reuse by any class
+  unsigned cache_count;
+  LargeRegion* large_region;  // preferred boundary-tag region
+  Heap* next;                 // registry of live heaps / free list of heap structs
+  Heap* prev;
+  uint64_t slow_calls;        // slow-path entries (statistics)
+};
+
+extern Page g_empty_page;
+extern Heap g_empty_heap;
+extern __thread Heap* t_heap __attribute__((tls_model("initial-exec")));
+
+// Slow paths (heap.cpp).
+void* heap_malloc_slow(Heap* h, unsigned size_class);
+void heap_page_event(Heap* h, Page* pg);  // a local free emptied a page or hit a full one
+void heap_free_remote(Page* pg, Block* b);
+void heap_thread_exit(Heap* h);
+Heap* heap_for_thread();  // creates the calling thread's heap if it has none
+// Returns the calling thread's empty pages and empty queued pages to the pool.
+void heap_release_cached(Heap* h);
+size_t abandoned_sweep();  // collects abandoned pages that have emptied; returns pages freed
+
+struct HeapFigures {
+  size_t live;
+  size_t created;
+};
+HeapFigures heap_figures();
+
+MI_INLINE void* heap_malloc_small(Heap* h, size_t size) {
+  unsigned c = size_to_class(size);
+  Page* pg = h->direct[c];
+  Block* b = pg->free;
+  if (MI_LIKELY(b != nullptr)) {
+    pg->free = b->next;
+    pg->used++;
+    return b;
+  }
+  return heap_malloc_slow(h, c);
+}
+
+// Frees a block of a small segment.
+MI_INLINE void heap_free_small(Segment* s, void* p) {
+  Page* pg = page_of(s, p);
+  Heap* h = t_heap;
+  Block* b = static_cast<Block*>(p);
+  if (MI_LIKELY(pg->owner.load(std::memory_order_relaxed) == h)) {
+    b->next = pg->local_free;
+    pg->local_free = b;
+    if (MI_UNLIKELY(--pg->used == 0 || pg->state == PageState::full)) heap_page_event(h, pg);
+    return;
+  }
+  heap_free_remote(pg, b);
+}
+
+}  // namespace mallocim
+
+namespace mallocim {
+// Locks of this layer, for fork handling.
+SpinLock& heap_registry_lock();
+SpinLock& heap_abandon_lock();
+}  // namespace mallocim

@@ -1,0 +1,103 @@
+#include "core/huge.h"
+
+#include <atomic>
+
+#include "debug/report.h"
+#include "platform/os.h"
+#include "policy/options.h"
+
+namespace mallocim {
+namespace {
+
+std::atomic<size_t> g_blocks{0}, g_mapped{0}, g_usable{0};
+
+size_t block_offset(size_t align) {
+  size_t page = os::hw().page_size;
+  return align > page ? align : page;  // the header takes the first page
+}
+
+void account(ptrdiff_t blocks, ptrdiff_t mapped, ptrdiff_t usable) {
+  g_blocks.fetch_add(size_t(blocks), std::memory_order_relaxed);
+  g_mapped.fetch_add(size_t(mapped), std::memory_order_relaxed);
+  g_usable.fetch_add(size_t(usable), std::memory_order_relaxed);
+}
+
+void maybe_huge_pages(void* p, size_t size) {
+  const os::Hardware& hw = os::hw();
+  if (option(Opt::thp) && hw.huge_page_size && hw.thp != os::ThpMode::never &&
+      hw.thp != os::ThpMode::unavailable)
+    os::advise_huge_pages(p, size);
+}
+
+}  // namespace
+
+void* huge_malloc(size_t size, size_t align) {
+  size_t off = block_offset(align);
+  if (size > kMaxRequest || off > kMaxAlign) return nullptr;
+  size_t map = align_up(off + size, kGranule);
+  size_t map_align = align > kGranule ? align : kGranule;
+  auto* h = static_cast<HugeHeader*>(os::map_aligned(map, map_align));
+  if (!h) return nullptr;
+  h->header.kind = RegionKind::huge;
+  h->map_size = map;
+  h->offset = off;
+  h->usable = align_up(size, os::hw().page_size);
+  maybe_huge_pages(h, map);
+  segmap_set(h, map, &h->header);
+  account(1, ptrdiff_t(map), ptrdiff_t(h->usable));
+  return reinterpret_cast<char*>(h) + off;
+}
+
+void huge_free(HugeHeader* h, void* p) {
+  if (!huge_is_block(h, p)) {
+    report_misuse("free", p, "not the start of a block (interior pointer into a huge block)");
+    return;
+  }
+  account(-1, -ptrdiff_t(h->map_size), -ptrdiff_t(h->usable));
+  size_t map = h->map_size;
+  segmap_clear(h, map);
+  os::unmap(h, map);
+}
+
+void* huge_realloc(HugeHeader* h, void* p, size_t new_size) {
+  size_t page = os::hw().page_size;
+  size_t new_usable = align_up(new_size, page);
+  size_t new_map = align_up(h->offset + new_size, kGranule);
+  size_t old_map = h->map_size, old_usable = h->usable;
+  if (new_map < old_map) {  // shrink: give the tail granules back
+    segmap_clear(reinterpret_cast<char*>(h) + new_map, old_map - new_map);
+    os::unmap(reinterpret_cast<char*>(h) + new_map, old_map - new_map);
+  } else if (new_map > old_map) {
+    if (os::remap_in_place(h, old_map, new_map)) {
+      segmap_set(h, new_map, &h->header);
+    } else {
+      // Move the pages to a fresh aligned range: no copy, the kernel moves page tables.
+      size_t map_align = h->offset > kGranule ? h->offset : kGranule;
+      void* dst = os::map_aligned(new_map, map_align);
+      if (!dst) return nullptr;
+      segmap_clear(h, old_map);
+      if (!os::remap_to(h, old_map, dst, new_map)) {
+        segmap_set(h, old_map, &h->header);
+        os::unmap(dst, new_map);
+        return nullptr;
+      }
+      h = static_cast<HugeHeader*>(dst);
+      segmap_set(h, new_map, &h->header);
+    }
+  }
+  if (new_usable < old_usable) {  // shrink: drop the pages past the new end that are still mapped
+    size_t end = old_usable < new_map - h->offset ? old_usable : new_map - h->offset;
+    if (end > new_usable) os::purge(reinterpret_cast<char*>(h) + h->offset + new_usable, end - new_usable);
+  }
+  h->map_size = new_map;
+  h->usable = new_usable;
+  account(0, ptrdiff_t(new_map) - ptrdiff_t(old_map), ptrdiff_t(new_usable) - ptrdiff_t(old_usable));
+  return reinterpret_cast<char*>(h) + h->offset;
+}
+
+HugeFigures huge_figures() {
+  return {g_blocks.load(std::memory_order_relaxed), g_mapped.load(std::memory_order_relaxed),
+          g_usable.load(std::memory_order_relaxed)};
+}
+
+}  // namespace mallocim

@@ -1,0 +1,368 @@
+#include "core/large.h"
+
+#include <string.h>
+
+#include "core/heap.h"
+#include "core/purge.h"
+#include "debug/report.h"
+#include "platform/os.h"
+
+namespace mallocim {
+
+// Header in front of every block. check = hash(address, size, flags): a free of a pointer that
+// is not a block start, or a header an overflow has overwritten, is caught before it is trusted.
+struct LargeHdr {
+  uint64_t prev_size;  // size of the previous block, valid when that block is free
+  uint32_t size16;     // block size / 16, header included
+  uint16_t flags;
+  uint16_t check;
+};
+static_assert(sizeof(LargeHdr) == 16);
+
+struct LargeFree {
+  LargeHdr hdr;
+  LargeFree* next;
+  LargeFree* prev;
+  uint64_t since_ms;
+};
+
+namespace {
+
+constexpr uint16_t kInUse = 1, kPrevInUse = 2, kPurged = 4;
+constexpr size_t kMinBlock = 64;  // room for LargeFree
+
+SpinLock g_list_lock;  // serialises region creation
+std::atomic<LargeRegion*> g_regions{nullptr};
+
+MI_INLINE size_t hdr_size(const LargeHdr* h) { return size_t(h->size16) << 4; }
+MI_INLINE LargeHdr* hdr_next(LargeHdr* h) {
+  return reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) + hdr_size(h));
+}
+MI_INLINE LargeHdr* hdr_prev(LargeHdr* h) {
+  return reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) - h->prev_size);
+}
+MI_INLINE LargeHdr* hdr_of(const void* p) {
+  return reinterpret_cast<LargeHdr*>(const_cast<uint8_t*>(static_cast<const uint8_t*>(p)) - 16);
+}
+MI_INLINE uint16_t hdr_check(const LargeHdr* h) {
+  uint64_t x = (uintptr_t(h) >> 4) ^ (uint64_t(h->size16) << 20) ^ (uint64_t(h->flags) << 56);
+  return uint16_t((x * 0x9E3779B97F4A7C15ull) >> 48);
+}
+MI_INLINE void hdr_write(LargeHdr* h, size_t size, uint16_t flags) {
+  h->size16 = uint32_t(size >> 4);
+  h->flags = flags;
+  h->check = hdr_check(h);
+}
+MI_INLINE bool hdr_valid(const LargeHdr* h) { return h->check == hdr_check(h); }
+MI_INLINE void set_prev_inuse(LargeHdr* h, bool inuse) {
+  hdr_write(h, hdr_size(h), inuse ? uint16_t(h->flags | kPrevInUse) : uint16_t(h->flags & ~kPrevInUse));
+}
+
+unsigned bin_of(size_t size) {
+  if (size < 1024) return 0;
+  unsigned b = 63 - unsigned(__builtin_clzll(size));
+  unsigned sub = unsigned(size >> (b - 2)) & 3;
+  unsigned idx = (b - 10) * 4 + sub + 1;
+  return idx < kLargeBins ? idx : kLargeBins - 1;
+}
+
+void bin_insert(LargeRegion* r, LargeFree* f) {
+  unsigned b = bin_of(hdr_size(&f->hdr));
+  f->prev = nullptr;
+  f->next = r->bins[b];
+  if (f->next) f->next->prev = f;
+  r->bins[b] = f;
+  r->bitmap.store(r->bitmap.load(std::memory_order_relaxed) | (uint64_t(1) << b),
+                  std::memory_order_relaxed);
+}
+
+void bin_remove(LargeRegion* r, LargeFree* f) {
+  unsigned b = bin_of(hdr_size(&f->hdr));
+  if (f->prev) f->prev->next = f->next; else r->bins[b] = f->next;
+  if (f->next) f->next->prev = f->prev;
+  if (!r->bins[b])
+    r->bitmap.store(r->bitmap.load(std::memory_order_relaxed) & ~(uint64_t(1) << b),
+                    std::memory_order_relaxed);
+}
+
+// Makes [h, h+size) one free block and tells its successor.
+void make_free(LargeRegion* r, LargeHdr* h, size_t size, uint16_t extra_flags, uint64_t now) {
+  hdr_write(h, size, uint16_t((h->flags & kPrevInUse) | extra_flags));
+  LargeHdr* n = hdr_next(h);
+  n->prev_size = size;
+  set_prev_inuse(n, false);
+  auto* f = reinterpret_cast<LargeFree*>(h);
+  f->since_ms = now;
+  bin_insert(r, f);
+}
+
+void make_used(LargeHdr* h, size_t size) {
+  hdr_write(h, size, uint16_t((h->flags & kPrevInUse) | kInUse));
+  set_prev_inuse(hdr_next(h), true);
+}
+
+// Cuts [h+keep, h+size) off a used block as a free block, merged with a free successor.
+void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, uint64_t now) {
+  size_t size = hdr_size(h);
+  if (size - keep < kMinBlock) return;
+  auto* succ = reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) + size);
+  auto* tail = reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) + keep);
+  size_t tsize = size - keep;
+  hdr_write(h, keep, h->flags);
+  tail->flags = kPrevInUse;
+  if (!(succ->flags & kInUse)) {
+    bin_remove(r, reinterpret_cast<LargeFree*>(succ));
+    tsize += hdr_size(succ);
+  }
+  make_free(r, tail, tsize, 0, now);
+}
+
+size_t block_need(size_t size) {
+  size_t n = align_up(size, 16) + sizeof(LargeHdr);
+  return n < kMinBlock ? kMinBlock : n;
+}
+
+LargeFree* find_fit(LargeRegion* r, size_t need) {
+  unsigned b = bin_of(need);
+  LargeFree* best = nullptr;
+  unsigned looked = 0;
+  for (LargeFree* f = r->bins[b]; f && looked < 32; f = f->next, ++looked) {
+    size_t s = hdr_size(&f->hdr);
+    if (s >= need && (!best || s < hdr_size(&best->hdr))) {
+      best = f;
+      if (s == need) break;
+    }
+  }
+  if (best) return best;
+  uint64_t above = r->bitmap.load(std::memory_order_relaxed) & ~((uint64_t(2) << b) - 1);
+  if (b + 1 >= kLargeBins || !above) return nullptr;
+  // Every block of a higher bin fits; take the smallest of the first few.
+  LargeFree* f = r->bins[__builtin_ctzll(above)];
+  best = f;
+  looked = 0;
+  for (; f && looked < 8; f = f->next, ++looked)
+    if (hdr_size(&f->hdr) < hdr_size(&best->hdr)) best = f;
+  return best;
+}
+
+void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now) {
+  size_t need = block_need(size);
+  size_t search = align > 16 ? need + align + kMinBlock : need;
+  LargeFree* f = find_fit(r, search);
+  if (!f) return nullptr;
+  bin_remove(r, f);
+  LargeHdr* h = &f->hdr;
+  size_t bsize = hdr_size(h);
+  if (align > 16) {
+    uintptr_t payload = uintptr_t(h) + sizeof(LargeHdr);
+    uintptr_t a = align_up(payload, align);
+    while (a != payload && a - payload < kMinBlock) a += align;
+    if (a != payload) {  // the gap in front becomes a free block of its own
+      size_t gap = a - payload;
+      uint16_t purged = h->flags & kPurged;
+      make_free(r, h, gap, purged, now);
+      h = hdr_of(reinterpret_cast<void*>(a));
+      h->flags = 0;  // previous block is free
+      bsize -= gap;
+    }
+  }
+  hdr_write(h, bsize, uint16_t((h->flags & kPrevInUse) | kInUse));
+  set_prev_inuse(hdr_next(h), true);
+  split_tail(r, h, need, now);
+  r->used_bytes += hdr_size(h) - sizeof(LargeHdr);
+  r->used_blocks++;
+  return reinterpret_cast<uint8_t*>(h) + sizeof(LargeHdr);
+}
+
+LargeRegion* region_create() {
+  auto* r = static_cast<LargeRegion*>(os::map_aligned(kLargeRegionSize, kGranule));
+  if (!r) return nullptr;
+  r->header.kind = RegionKind::large;
+  r->size = kLargeRegionSize;
+  r->area_begin = reinterpret_cast<uint8_t*>(r) + align_up(sizeof(LargeRegion), 64);
+  r->area_end = reinterpret_cast<uint8_t*>(r) + kLargeRegionSize - sizeof(LargeHdr);
+  auto* end = reinterpret_cast<LargeHdr*>(r->area_end);
+  hdr_write(end, 0, kInUse);  // sentinel: stops merging
+  auto* first = reinterpret_cast<LargeHdr*>(r->area_begin);
+  first->flags = kPrevInUse;
+  make_free(r, first, size_t(r->area_end - r->area_begin), kPurged, 0);  // fresh memory is zero
+  segmap_set(r, kLargeRegionSize, &r->header);
+  return r;
+}
+
+bool region_may_fit(LargeRegion* r, size_t need) {
+  uint64_t bm = r->bitmap.load(std::memory_order_relaxed);
+  return bm && 63 - unsigned(__builtin_clzll(bm)) >= bin_of(need);
+}
+
+void* try_region(LargeRegion* r, size_t size, size_t align, uint64_t now, bool wait) {
+  if (wait) r->lock.lock();
+  else if (!r->lock.try_lock()) return nullptr;
+  void* p = region_alloc(r, size, align, now);
+  r->lock.unlock();
+  return p;
+}
+
+LargeHdr* checked_hdr(LargeRegion* r, const void* p) {
+  auto* h = hdr_of(p);
+  if ((uintptr_t(p) & 15) || reinterpret_cast<uint8_t*>(h) < r->area_begin ||
+      reinterpret_cast<uint8_t*>(h) >= r->area_end || !hdr_valid(h))
+    return nullptr;
+  return h;
+}
+
+}  // namespace
+
+void* large_malloc(Heap* h, size_t size, size_t align) {
+  uint64_t now = os::now_ms();
+  LargeRegion* pref = h != &g_empty_heap ? h->large_region : nullptr;
+  size_t need = block_need(size) + (align > 16 ? align + kMinBlock : 0);
+  if (pref && region_may_fit(pref, need))
+    if (void* p = try_region(pref, size, align, now, false)) return p;
+  for (int wait = 0; wait < 2; ++wait) {
+    for (LargeRegion* r = g_regions.load(std::memory_order_acquire); r; r = r->next) {
+      if (!region_may_fit(r, need)) continue;
+      if (void* p = try_region(r, size, align, now, wait)) {
+        if (h != &g_empty_heap) h->large_region = r;
+        return p;
+      }
+    }
+  }
+  LargeRegion* r;
+  {
+    LockGuard g(g_list_lock);
+    r = region_create();
+    if (!r) return nullptr;
+    r->next = g_regions.load(std::memory_order_relaxed);
+    g_regions.store(r, std::memory_order_release);
+  }
+  if (h != &g_empty_heap) h->large_region = r;
+  return try_region(r, size, align, now, true);
+}
+
+void large_free(LargeRegion* r, void* p) {
+  uint64_t now = os::now_ms();
+  r->lock.lock();
+  LargeHdr* h = checked_hdr(r, p);
+  if (!h || !(h->flags & kInUse)) {
+    r->lock.unlock();
+    report_misuse("free", p, h ? "block is already free (double free)"
+                               : "not the start of a block (interior or corrupted pointer)");
+    return;
+  }
+  size_t size = hdr_size(h);
+  r->used_bytes -= size - sizeof(LargeHdr);
+  r->used_blocks--;
+  // Merge with a free successor, then with a free predecessor.
+  LargeHdr* n = hdr_next(h);
+  if (!(n->flags & kInUse)) {
+    bin_remove(r, reinterpret_cast<LargeFree*>(n));
+    size += hdr_size(n);
+  }
+  if (!(h->flags & kPrevInUse)) {
+    LargeHdr* prev = hdr_prev(h);
+    bin_remove(r, reinterpret_cast<LargeFree*>(prev));
+    size += hdr_size(prev);
+    h = prev;
+  }
+  make_free(r, h, size, 0, now);  // the block itself was in use: resident, not purged
+  r->lock.unlock();
+  purge_tick(now);
+}
+
+size_t large_usable(LargeRegion* r, const void* p) {
+  LargeHdr* h = hdr_of(p);
+  return hdr_size(h) - sizeof(LargeHdr);
+}
+
+bool large_owns_block(LargeRegion* r, const void* p) {
+  LockGuard g(r->lock);
+  LargeHdr* h = checked_hdr(r, p);
+  return h && (h->flags & kInUse);
+}
+
+bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size) {
+  uint64_t now = os::now_ms();
+  size_t need = block_need(new_size);
+  LockGuard g(r->lock);
+  LargeHdr* h = hdr_of(p);
+  size_t cur = hdr_size(h);
+  if (need > cur) {
+    LargeHdr* n = hdr_next(h);
+    if ((n->flags & kInUse) || cur + hdr_size(n) < need) return false;
+    bin_remove(r, reinterpret_cast<LargeFree*>(n));
+    make_used(h, cur + hdr_size(n));
+  }
+  // Shrinking (or the rest of an absorbed neighbour) goes back to the free bins.
+  split_tail(r, h, need, now);
+  r->used_bytes += hdr_size(h) - cur;
+  return true;
+}
+
+size_t large_purge(uint64_t older_than_ms, bool wait_for_locks) {
+  size_t released = 0;
+  size_t page = os::hw().page_size;
+  for (LargeRegion* r = g_regions.load(std::memory_order_acquire); r; r = r->next) {
+    if (wait_for_locks) r->lock.lock();
+    else if (!r->lock.try_lock()) continue;
+    for (unsigned b = 0; b < kLargeBins; ++b) {
+      for (LargeFree* f = r->bins[b]; f; f = f->next) {
+        if ((f->hdr.flags & kPurged) || f->since_ms > older_than_ms) continue;
+        uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
+        uintptr_t hi = align_down(uintptr_t(f) + hdr_size(&f->hdr), page);
+        if (hi > lo) {
+          os::purge(reinterpret_cast<void*>(lo), hi - lo);
+          released += hi - lo;
+        }
+        hdr_write(&f->hdr, hdr_size(&f->hdr), uint16_t(f->hdr.flags | kPurged));
+      }
+    }
+    r->lock.unlock();
+  }
+  return released;
+}
+
+LargeFigures large_figures() {
+  LargeFigures fig{};
+  size_t page = os::hw().page_size;
+  for (LargeRegion* r = g_regions.load(std::memory_order_acquire); r; r = r->next) {
+    LockGuard g(r->lock);
+    fig.regions++;
+    fig.mapped += r->size;
+    fig.live += r->used_bytes;
+    for (unsigned b = 0; b < kLargeBins; ++b) {
+      for (LargeFree* f = r->bins[b]; f; f = f->next) {
+        size_t s = hdr_size(&f->hdr);
+        fig.free_blocks++;
+        if (f->hdr.flags & kPurged) {
+          uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
+          uintptr_t hi = align_down(uintptr_t(f) + s, page);
+          size_t purged = hi > lo ? hi - lo : 0;
+          fig.purged += purged;
+          fig.free += s - purged;
+        } else {
+          fig.free += s;
+        }
+      }
+    }
+  }
+  return fig;
+}
+
+void large_lock_all() {
+  g_list_lock.lock();
+  for (LargeRegion* r = g_regions.load(std::memory_order_acquire); r; r = r->next) {
+    r->fork_skipped = r->lock.held_by_me();  // fork from a signal handler inside free()
+    if (!r->fork_skipped) r->lock.lock();
+  }
+}
+
+void large_unlock_all() {
+  for (LargeRegion* r = g_regions.load(std::memory_order_acquire); r; r = r->next)
+    if (!r->fork_skipped) r->lock.unlock();
+  g_list_lock.unlock();
+}
+
+SpinLock& large_list_lock() { return g_list_lock; }
+
+}  // namespace mallocim

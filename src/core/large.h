@@ -1,0 +1,52 @@
+// Medium and large blocks (kSmallMax < size <= kLargeMax): boundary tags in 16 MiB regions.
+// Every block has a 16-byte header (size, flags, a check value) and free blocks leave their
+// size at the start of the next block too, so a free merges with free neighbours immediately.
+// Free blocks sit in size-segregated bins (four per power of two, a bitmap of non-empty bins)
+// searched best-fit. Each region has its own lock; a thread prefers the region it used last.
+#pragma once
+#include <atomic>
+
+#include "core/lock.h"
+#include "core/segmap.h"
+
+namespace mallocim {
+
+struct Heap;
+struct LargeFree;
+
+constexpr unsigned kLargeBins = 64;
+
+struct LargeRegion {
+  RegionHeader header;  // kind == large
+  SpinLock lock;
+  LargeRegion* next;  // all regions; only ever prepended, never removed
+  size_t size;
+  uint8_t* area_begin;  // first block header
+  uint8_t* area_end;    // the end sentinel header
+  std::atomic<uint64_t> bitmap;  // non-empty bins (read without the lock as a hint)
+  LargeFree* bins[kLargeBins];
+  size_t used_bytes;  // usable bytes of live blocks
+  uint32_t used_blocks;
+  bool fork_skipped;  // its lock was held by the forking thread itself
+};
+
+void* large_malloc(Heap* h, size_t size, size_t align);
+void large_free(LargeRegion* r, void* p);
+size_t large_usable(LargeRegion* r, const void* p);
+bool large_owns_block(LargeRegion* r, const void* p);  // p is a live block's start
+// Grows or shrinks the block in place; false when the neighbour has no room.
+bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size);
+// Gives back the pages of free blocks free since before older_than_ms; returns bytes.
+size_t large_purge(uint64_t older_than_ms, bool wait_for_locks);
+
+struct LargeFigures {
+  size_t regions, mapped, live, free, purged, free_blocks;
+};
+LargeFigures large_figures();
+
+// For fork: every region lock, in list order.
+void large_lock_all();
+void large_unlock_all();
+SpinLock& large_list_lock();
+
+}  // namespace mallocim

@@ -1,0 +1,72 @@
+// Small-object pages and the segments that hold them.
+//
+// A segment is a 4 MiB aligned region: page 0 holds this header and the page descriptors, pages
+// 1..63 hold blocks of one size class each. A page has three free lists:
+//   free         the owner pops allocations from it, no atomics;
+//   local_free   the owner pushes its own frees here, no atomics;
+//   thread_free  other threads push their frees here with one CAS; the owner takes the whole
+//                list with one exchange when `free` runs dry.
+#pragma once
+#include <atomic>
+
+#include "core/config.h"
+#include "core/segmap.h"
+
+namespace mallocim {
+
+struct Heap;
+
+struct Block {
+  Block* next;
+};
+
+enum class PageState : uint8_t {
+  free,       // in the page pool (or a heap's empty-page cache), no size class
+  queued,     // owned by a heap, in its queue of pages with room
+  full,       // owned by a heap, no free block when last looked at
+  abandoned,  // its thread exited with blocks still live; waiting to be reclaimed
+};
+
+struct alignas(64) Page {
+  // First cache line: everything malloc and free of the owner touch.
+  Block* free;
+  Block* local_free;
+  std::atomic<Block*> thread_free;
+  std::atomic<Heap*> owner;  // null while free or abandoned
+  uint32_t used;             // blocks handed out and not yet back on free/local_free
+  uint32_t capacity;         // blocks carved so far
+  uint32_t reserved;         // blocks that fit in the page
+  uint32_t block_size;
+  uint8_t size_class;
+  PageState state;
+  bool purged;  // free and given back to the OS: its memory reads as zero
+  uint32_t index;  // in its segment
+  // Second line: list links and purge bookkeeping.
+  Page* next;      // queue, full list, pool or abandoned list
+  Page* prev;
+  uint64_t free_since_ms;  // for the delayed purge
+};
+
+struct Segment {
+  RegionHeader header;  // kind == small
+  uint32_t free_pages;  // pages in state free
+  Segment* next;        // all segments
+  Segment* prev;
+  Page pages[kPagesPerSegment];
+};
+
+static_assert(sizeof(Segment) <= kPageSize, "segment header must fit in page 0");
+
+MI_INLINE Segment* segment_of(const void* p) {
+  return reinterpret_cast<Segment*>(uintptr_t(p) & ~(kSegmentSize - 1));
+}
+MI_INLINE Page* page_of(Segment* s, const void* p) {
+  return &s->pages[(uintptr_t(p) - uintptr_t(s)) >> kPageShift];
+}
+MI_INLINE uint8_t* page_start(const Page* pg) {
+  // The descriptor lives in the segment header; the page's memory is index * 64 KiB further.
+  uintptr_t seg = uintptr_t(pg) & ~(kSegmentSize - 1);
+  return reinterpret_cast<uint8_t*>(seg + (uintptr_t(pg->index) << kPageShift));
+}
+
+}  // namespace mallocim

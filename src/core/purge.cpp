@@ -1,0 +1,45 @@
+#include "core/purge.h"
+
+#include <errno.h>
+
+#include <atomic>
+
+#include "core/heap.h"
+#include "core/large.h"
+#include "core/page_pool.h"
+#include "policy/options.h"
+
+namespace mallocim {
+namespace {
+SpinLock g_purge_lock;
+std::atomic<uint64_t> g_next_purge_ms{0};
+}  // namespace
+
+SpinLock& purge_lock() { return g_purge_lock; }
+
+void purge_tick(uint64_t now) {
+  if (now < g_next_purge_ms.load(std::memory_order_relaxed)) return;
+  int saved_errno = errno;  // runs inside free(), which must leave errno alone
+  int64_t delay = option(Opt::purge_delay_ms);
+  if (delay < 0 || !g_purge_lock.try_lock()) return;
+  // Look again after a quarter of the delay: memory is returned at most 1.25x delay after it
+  // became free, while purge work stays rare.
+  uint64_t step = uint64_t(delay / 4);
+  g_next_purge_ms.store(now + (step < 10 ? 10 : step), std::memory_order_relaxed);
+  uint64_t older_than = now > uint64_t(delay) ? now - uint64_t(delay) : 0;
+  abandoned_sweep();
+  pool_purge(older_than);
+  large_purge(older_than, false);
+  g_purge_lock.unlock();
+  errno = saved_errno;
+}
+
+size_t purge_all() {
+  LockGuard g(g_purge_lock);
+  abandoned_sweep();
+  size_t released = pool_purge(UINT64_MAX);
+  released += large_purge(UINT64_MAX, true);
+  return released;
+}
+
+}  // namespace mallocim

@@ -1,0 +1,35 @@
+// The segment map: one entry per 4 MiB granule of the address space, pointing at the header of
+// the allocator region that covers it, or null. It answers "is this pointer ours, and whose
+// metadata describes it" with one load, for every block kind, so free() needs no header in front
+// of small blocks and rejects foreign pointers without touching them.
+#pragma once
+#include <atomic>
+
+#include "core/config.h"
+
+namespace mallocim {
+
+enum class RegionKind : uint32_t { small = 0x534d4c31, large = 0x4c524731, huge = 0x48554731 };
+
+// Common first field of every region header.
+struct RegionHeader {
+  RegionKind kind;
+};
+
+constexpr unsigned kAddressBits = 48;
+constexpr size_t kSegmapEntries = size_t(1) << (kAddressBits - kGranuleShift);
+
+extern std::atomic<RegionHeader*>* g_segmap;
+
+bool segmap_init();
+void segmap_set(void* base, size_t size, RegionHeader* h);  // size: multiple of kGranule
+void segmap_clear(void* base, size_t size);
+
+MI_INLINE RegionHeader* segmap_lookup(const void* p) {
+  uintptr_t i = uintptr_t(p) >> kGranuleShift;
+  std::atomic<RegionHeader*>* map = g_segmap;
+  if (MI_UNLIKELY(i >= kSegmapEntries || map == nullptr)) return nullptr;
+  return map[i].load(std::memory_order_relaxed);
+}
+
+}  // namespace mallocim

@@ -1,0 +1,47 @@
+// The narrow platform interface: everything the allocator asks of the operating system.
+// One implementation per platform (os_linux.cpp). No allocation, no C++ runtime.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+namespace mallocim::os {
+
+enum class ThpMode : uint8_t { unavailable, never, madvise, always };
+
+// Hardware facts, read once at start-up (os::init) and used instead of constants.
+struct Hardware {
+  size_t page_size;       // base page (AT_PAGESZ)
+  size_t cache_line;      // L1 data cache line
+  size_t huge_page_size;  // PMD-sized transparent huge page, 0 when unavailable
+  ThpMode thp;            // /sys/kernel/mm/transparent_hugepage/enabled
+  unsigned cpus;          // CPUs this process may run on
+};
+
+void init();
+const Hardware& hw();
+
+// Address space. map_aligned returns readable, writable, zeroed memory whose address is a
+// multiple of `align` (a power of two >= page size), or nullptr.
+void* map_aligned(size_t size, size_t align);
+void unmap(void* p, size_t size);
+// Gives the pages back to the OS; they read as zero when next touched.
+void purge(void* p, size_t size);
+void advise_huge_pages(void* p, size_t size);
+// Grows or shrinks a mapping in place; false when the address space after it is taken.
+bool remap_in_place(void* p, size_t old_size, size_t new_size);
+// Moves a mapping's pages (no copy) to `dst`, a reserved range of new_size bytes.
+bool remap_to(void* p, size_t old_size, void* dst, size_t new_size);
+
+// Monotonic milliseconds (vDSO, no system call on Linux).
+uint64_t now_ms();
+// Resident set size of the process in bytes (reads /proc/self/statm).
+size_t rss_bytes();
+
+void write_stderr(const char* s, size_t n);
+const char* getenv(const char* name);
+[[noreturn]] void abort_process();
+void yield_cpu();
+// Stable identity of the calling thread (non-zero).
+uintptr_t thread_id();
+
+}  // namespace mallocim::os

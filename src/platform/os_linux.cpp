@@ -1,0 +1,146 @@
+// Linux implementation of the platform interface.
+#include "platform/os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace mallocim::os {
+namespace {
+
+Hardware g_hw = {4096, 64, 0, ThpMode::unavailable, 1};
+
+// Reads a small text file into buf without allocating; returns bytes read or -1.
+long read_small_file(const char* path, char* buf, size_t cap) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  long n = ::read(fd, buf, cap - 1);
+  ::close(fd);
+  if (n < 0) return -1;
+  buf[n] = 0;
+  return n;
+}
+
+size_t parse_size(const char* s) {
+  size_t v = 0;
+  while (*s >= '0' && *s <= '9') v = v * 10 + size_t(*s++ - '0');
+  return v;
+}
+
+ThpMode read_thp_mode() {
+  char buf[128];
+  if (read_small_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof buf) <= 0)
+    return ThpMode::unavailable;
+  if (strstr(buf, "[always]")) return ThpMode::always;
+  if (strstr(buf, "[madvise]")) return ThpMode::madvise;
+  return ThpMode::never;
+}
+
+}  // namespace
+
+void init() {
+  Hardware h = g_hw;
+  if (unsigned long ps = getauxval(AT_PAGESZ)) h.page_size = ps;
+  long line = sysconf(_SC_LEVEL1_DCACHE_LINESIZE);
+  if (line <= 0) {
+    char buf[32];
+    if (read_small_file("/sys/devices/system/cpu/cpu0/cache/index0/coherency_line_size", buf,
+                        sizeof buf) > 0)
+      line = long(parse_size(buf));
+  }
+  if (line > 0 && (line & (line - 1)) == 0) h.cache_line = size_t(line);
+  h.thp = read_thp_mode();
+  if (h.thp != ThpMode::unavailable) {
+    char buf[32];
+    if (read_small_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", buf, sizeof buf) > 0)
+      h.huge_page_size = parse_size(buf);
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) h.cpus = unsigned(CPU_COUNT(&set));
+  g_hw = h;
+}
+
+const Hardware& hw() { return g_hw; }
+
+void* map_aligned(size_t size, size_t align) {
+  // Over-map by `align`, then cut the unaligned head and tail off.
+  size_t span = size + align;
+  if (span < size) return nullptr;
+  void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  uintptr_t start = uintptr_t(p);
+  uintptr_t aligned = (start + align - 1) & ~(uintptr_t(align) - 1);
+  if (aligned > start) munmap(p, aligned - start);
+  uintptr_t end = start + span, aligned_end = aligned + size;
+  if (end > aligned_end) munmap(reinterpret_cast<void*>(aligned_end), end - aligned_end);
+  return reinterpret_cast<void*>(aligned);
+}
+
+void unmap(void* p, size_t size) { munmap(p, size); }
+
+void purge(void* p, size_t size) {
+  if (size) madvise(p, size, MADV_DONTNEED);
+}
+
+void advise_huge_pages(void* p, size_t size) {
+#ifdef MADV_HUGEPAGE
+  madvise(p, size, MADV_HUGEPAGE);
+#endif
+}
+
+bool remap_in_place(void* p, size_t old_size, size_t new_size) {
+  return mremap(p, old_size, new_size, 0) != MAP_FAILED;
+}
+
+bool remap_to(void* p, size_t old_size, void* dst, size_t new_size) {
+  return mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst;
+}
+
+uint64_t now_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return uint64_t(ts.tv_sec) * 1000u + uint64_t(ts.tv_nsec) / 1000000u;
+}
+
+size_t rss_bytes() {
+  char buf[128];
+  if (read_small_file("/proc/self/statm", buf, sizeof buf) <= 0) return 0;
+  const char* s = buf;
+  while (*s && *s != ' ') ++s;  // skip total size
+  while (*s == ' ') ++s;
+  return parse_size(s) * g_hw.page_size;
+}
+
+void write_stderr(const char* s, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(2, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s += w;
+    n -= size_t(w);
+  }
+}
+
+const char* getenv(const char* name) { return ::getenv(name); }
+
+void abort_process() {
+  // abort() may run atexit-like handlers in some libcs; raise directly, then make sure.
+  signal(SIGABRT, SIG_DFL);
+  raise(SIGABRT);
+  _exit(134);
+}
+
+void yield_cpu() { sched_yield(); }
+
+uintptr_t thread_id() { return uintptr_t(pthread_self()); }
+
+}  // namespace mallocim::os

@@ -1,0 +1,70 @@
+#include "policy/options.h"
+
+#include "debug/report.h"
+#include "platform/os.h"
+
+namespace mallocim {
+
+int64_t g_options[int(Opt::count)] = {
+#define MALLOCIM_OPT_DEFAULT(name, def, help) def,
+    MALLOCIM_OPTIONS(MALLOCIM_OPT_DEFAULT)
+#undef MALLOCIM_OPT_DEFAULT
+};
+
+namespace {
+
+struct OptionInfo {
+  const char* env;
+  const char* help;
+};
+
+const OptionInfo kInfo[] = {
+#define MALLOCIM_OPT_INFO(name, def, help) {"MALLOCIM_" #name, help},
+    MALLOCIM_OPTIONS(MALLOCIM_OPT_INFO)
+#undef MALLOCIM_OPT_INFO
+};
+
+// Environment names are upper case: MALLOCIM_PURGE_DELAY_MS.
+void upper_name(const char* in, char* out, unsigned cap) {
+  unsigned i = 0;
+  for (; in[i] && i + 1 < cap; ++i) out[i] = (in[i] >= 'a' && in[i] <= 'z') ? char(in[i] - 32) : in[i];
+  out[i] = 0;
+}
+
+bool parse_int(const char* s, int64_t* out) {
+  bool neg = false;
+  if (*s == '-') neg = true, ++s;
+  if (*s < '0' || *s > '9') return false;
+  int64_t v = 0;
+  while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
+  if (*s) return false;
+  *out = neg ? -v : v;
+  return true;
+}
+
+}  // namespace
+
+void options_init() {
+  for (int i = 0; i < int(Opt::count); ++i) {
+    char name[64];
+    upper_name(kInfo[i].env, name, sizeof name);
+    const char* v = os::getenv(name);
+    if (!v) continue;
+    int64_t parsed;
+    if (parse_int(v, &parsed))
+      g_options[i] = parsed;
+    else
+      report_warning("ignoring %s=%s: not an integer", name, v);
+  }
+  if (option(Opt::verbose)) options_print();
+}
+
+void options_print() {
+  for (int i = 0; i < int(Opt::count); ++i) {
+    char name[64];
+    upper_name(kInfo[i].env, name, sizeof name);
+    report_line("malloc-im: %s=%d  (%s)", name, int(g_options[i]), kInfo[i].help);
+  }
+}
+
+}  // namespace mallocim

@@ -1,0 +1,32 @@
+// The one options table. Each row becomes a MALLOCIM_<NAME> environment variable, read once at
+// start-up. Read values with option(Opt::name).
+#pragma once
+#include <stdint.h>
+
+namespace mallocim {
+
+//      name             default  meaning
+#define MALLOCIM_OPTIONS(X)                                                                       \
+  X(purge_delay_ms,      1000, "ms a free page stays resident before it goes back to the OS (0: at once, -1: never)") \
+  X(page_cache,          4,    "empty small-object pages a thread keeps for reuse before giving them back")           \
+  X(thp,                 0,    "1: ask for transparent huge pages on huge blocks (if the kernel offers them)")        \
+  X(abort_on_error,      1,    "1: abort after reporting a misuse (invalid or double free); 0: report and go on")     \
+  X(verbose,             0,    "1: print the options in force and warnings on stderr")
+
+enum class Opt : int {
+#define MALLOCIM_OPT_ENUM(name, def, help) name,
+  MALLOCIM_OPTIONS(MALLOCIM_OPT_ENUM)
+#undef MALLOCIM_OPT_ENUM
+  count
+};
+
+extern int64_t g_options[int(Opt::count)];
+
+inline int64_t option(Opt o) { return g_options[int(o)]; }
+
+// Reads MALLOCIM_* from the environment; called once by init().
+void options_init();
+// Prints the table with the values in force (MALLOCIM_VERBOSE=1).
+void options_print();
+
+}  // namespace mallocim
