@@ -39,7 +39,7 @@ size_t g_heaps_live = 0, g_heaps_created = 0;
 
 // ---- pages abandoned by exited threads, by size class ----------------------------------------
 SpinLock g_abandon_lock;
-Page* g_abandoned[kNumClasses];
+PageQueue g_abandoned[kNumClasses];
 std::atomic<uint32_t> g_abandoned_count[kNumClasses];
 
 Heap* heap_struct_alloc() {
@@ -153,31 +153,31 @@ void page_init(Page* pg, Heap* h, unsigned c) {
 Page* abandoned_take(unsigned c) {
   if (g_abandoned_count[c].load(std::memory_order_relaxed) == 0) return nullptr;
   LockGuard g(g_abandon_lock);
-  Page* pg = g_abandoned[c];
+  Page* pg = g_abandoned[c].first;
   if (!pg) return nullptr;
-  g_abandoned[c] = pg->next;
-  if (pg->next) pg->next->prev = nullptr;
-  pg->next = pg->prev = nullptr;
+  queue_remove(g_abandoned[c], pg);
   g_abandoned_count[c].fetch_sub(1, std::memory_order_relaxed);
   return pg;
 }
 
+// Pages with room go to the front of their list, full ones to the back, so that a thread
+// looking for a page finds room first.
 void abandoned_push(Page* pg) {
   pg->state = PageState::abandoned;
   pg->owner.store(nullptr, std::memory_order_release);
+  bool has_room = pg->free || pg->capacity < pg->reserved;
   LockGuard g(g_abandon_lock);
   unsigned c = pg->size_class;
-  pg->prev = nullptr;
-  pg->next = g_abandoned[c];
-  if (pg->next) pg->next->prev = pg;
-  g_abandoned[c] = pg;
+  if (has_room) queue_push_front(g_abandoned[c], pg); else queue_push_back(g_abandoned[c], pg);
   g_abandoned_count[c].fetch_add(1, std::memory_order_relaxed);
 }
 
 // A page for class c: the heap's own empty pages first, then a page an exited thread left
 // behind, then the shared pool.
 Page* page_acquire(Heap* h, unsigned c) {
-  if (Page* pg = abandoned_take(c)) {
+  for (int tries = 0; tries < 8; ++tries) {
+    Page* pg = abandoned_take(c);
+    if (!pg) break;
     pg->state = PageState::queued;
     pg->owner.store(h, std::memory_order_release);
     page_collect(pg);
@@ -367,12 +367,11 @@ size_t abandoned_sweep() {
   uint64_t now = os::now_ms();
   LockGuard g(g_abandon_lock);
   for (unsigned c = 0; c < kNumClasses; ++c) {
-    for (Page* pg = g_abandoned[c]; pg;) {
+    for (Page* pg = g_abandoned[c].first; pg;) {
       Page* next = pg->next;
       page_collect(pg);
       if (pg->used == 0) {
-        if (pg->prev) pg->prev->next = pg->next; else g_abandoned[c] = pg->next;
-        if (pg->next) pg->next->prev = pg->prev;
+        queue_remove(g_abandoned[c], pg);
         g_abandoned_count[c].fetch_sub(1, std::memory_order_relaxed);
         pool_return_page(pg, now);
         ++freed;

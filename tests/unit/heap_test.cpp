@@ -1,0 +1,133 @@
+// Small objects: per-thread pages, local and remote frees, thread exit, page reuse.
+#include "core/heap.h"
+
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include <thread>
+#include <vector>
+
+#include "core/alloc.h"
+#include "core/page_pool.h"
+#include "mallocim.h"
+
+using namespace mallocim;
+
+TEST(Heap, BlocksAreDistinctAlignedAndWritable) {
+  std::vector<void*> v;
+  for (size_t s = 0; s <= kSmallMax; s += 7) {
+    void* p = im_malloc(s);
+    ASSERT_NE(p, nullptr);
+    if (s >= 16) EXPECT_EQ(uintptr_t(p) % 16, 0u) << s;
+    EXPECT_GE(im_usable_size(p), s);
+    memset(p, int(s), im_usable_size(p));
+    v.push_back(p);
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    size_t s = i * 7;
+    if (s) EXPECT_EQ(static_cast<unsigned char*>(v[i])[0], (unsigned char)s);
+    im_free(v[i]);
+  }
+}
+
+TEST(Heap, FreedBlockIsReusedByTheOwner) {
+  // A local free goes onto the page's local list and is reused once the allocation list of
+  // that page runs dry: within one page's worth of allocations.
+  void* a = im_malloc(48);
+  im_free(a);
+  std::vector<void*> v;
+  bool seen = false;
+  for (size_t i = 0; i < kPageSize / 48 + 1 && !seen; ++i) {
+    v.push_back(im_malloc(48));
+    seen = v.back() == a;
+  }
+  EXPECT_TRUE(seen);
+  for (auto p : v) im_free(p);
+}
+
+TEST(Heap, OwnerIsTheAllocatingThread) {
+  void* p = im_malloc(64);
+  Page* pg = page_of(reinterpret_cast<Segment*>(segmap_lookup(p)), p);
+  EXPECT_EQ(pg->owner.load(), t_heap);
+  EXPECT_EQ(pg->block_size, 64u);
+  im_free(p);
+}
+
+TEST(Heap, RemoteFreesReturnToTheOwner) {
+  constexpr int kN = 20000;
+  std::vector<void*> blocks(kN);
+  for (auto& b : blocks) b = im_malloc(32);
+  Page* first = page_of(reinterpret_cast<Segment*>(segmap_lookup(blocks[0])), blocks[0]);
+  uint32_t used_before = first->used;
+  std::thread([&] {
+    for (auto b : blocks) im_free(b);  // another thread: goes onto the pages' thread_free lists
+  }).join();
+  EXPECT_EQ(first->used, used_before) << "remote frees must not touch the owner's counters";
+  EXPECT_NE(first->thread_free.load(), nullptr);
+  // The owner collects them when it needs blocks: allocating kN again reuses those pages.
+  std::vector<void*> again(kN);
+  for (auto& b : again) b = im_malloc(32);
+  size_t reused = 0;
+  for (auto b : again) {
+    Page* pg = page_of(reinterpret_cast<Segment*>(segmap_lookup(b)), b);
+    for (auto o : blocks)
+      if (page_of(reinterpret_cast<Segment*>(segmap_lookup(o)), o) == pg) {
+        ++reused;
+        break;
+      }
+    if (reused > 100) break;
+  }
+  EXPECT_GT(reused, 100u);
+  for (auto b : again) im_free(b);
+}
+
+TEST(Heap, ExitedThreadsPagesAreReclaimed) {
+  // Each thread keeps some blocks live and exits; its pages are abandoned and a later thread
+  // reclaims them instead of growing the heap.
+  std::vector<void*> kept;
+  auto run = [&] {
+    std::thread([&] {
+      for (int i = 0; i < 1000; ++i) {
+        void* p = im_malloc(200);
+        if (i % 100 == 0) kept.push_back(p); else im_free(p);
+      }
+    }).join();
+  };
+  for (int i = 0; i < 20; ++i) run();
+  im_stats before;
+  im_stats_get(&before);
+  for (int i = 0; i < 500; ++i) run();
+  im_stats after;
+  im_stats_get(&after);
+  EXPECT_LE(after.segments, before.segments + 1) << "short-lived threads must not grow the heap";
+  EXPECT_GE(after.threads_seen, before.threads_seen);
+  for (auto p : kept) im_free(p);
+}
+
+TEST(Heap, EmptyPagesServeOtherSizeClasses) {
+  im_trim();
+  std::vector<void*> v;
+  for (int i = 0; i < 64 * 1024; ++i) v.push_back(im_malloc(16));  // 1 MiB of 16-byte blocks
+  for (auto p : v) im_free(p);
+  v.clear();
+  im_stats mid;
+  im_stats_get(&mid);
+  for (int i = 0; i < 1024; ++i) v.push_back(im_malloc(1000));  // the same 1 MiB, another class
+  im_stats after;
+  im_stats_get(&after);
+  EXPECT_EQ(after.segments, mid.segments) << "pages freed by one class must serve another";
+  for (auto p : v) im_free(p);
+}
+
+TEST(Heap, TrimReturnsFreePagesToTheOs) {
+  std::vector<void*> v;
+  for (int i = 0; i < 4096; ++i) {
+    v.push_back(im_malloc(4000));
+    memset(v.back(), 1, 4000);
+  }
+  for (auto p : v) im_free(p);
+  EXPECT_GT(im_trim(), 8u << 20) << "16 MiB of free pages: most must go back";
+  im_stats s;
+  im_stats_get(&s);
+  EXPECT_LT(s.free_bytes, 4u << 20);
+}

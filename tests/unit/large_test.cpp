@@ -1,0 +1,131 @@
+// Boundary-tag regions: best fit, immediate coalescing, in-place resize, checks on free.
+#include "core/large.h"
+
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include <random>
+#include <vector>
+
+#include "core/alloc.h"
+#include "core/heap.h"
+#include "core/init.h"
+#include "policy/options.h"
+
+using namespace mallocim;
+
+namespace {
+LargeRegion* region_of(void* p) { return reinterpret_cast<LargeRegion*>(segmap_lookup(p)); }
+
+struct NoAbort {  // report misuse and continue, so a test can check the refusal
+  NoAbort() { g_options[int(Opt::abort_on_error)] = 0; }
+  ~NoAbort() { g_options[int(Opt::abort_on_error)] = 1; }
+};
+}  // namespace
+
+TEST(Large, NeighboursCoalesceImmediately) {
+  ASSERT_TRUE(ensure_init());
+  void* a = large_malloc(t_heap, 100000, 16);
+  void* b = large_malloc(t_heap, 100000, 16);
+  void* c = large_malloc(t_heap, 100000, 16);
+  ASSERT_TRUE(a && b && c);
+  LargeRegion* r = region_of(a);
+  ASSERT_EQ(r, region_of(b));
+  ASSERT_EQ(r, region_of(c));
+  large_free(r, a);
+  large_free(r, c);
+  large_free(r, b);  // merges with both neighbours into one block
+  // One request the size of all three fits exactly where they were.
+  void* d = large_malloc(t_heap, 3 * 100000, 16);
+  EXPECT_EQ(d, a) << "freed neighbours must have merged into one block";
+  large_free(region_of(d), d);
+}
+
+TEST(Large, BestFitPrefersTheSmallestHole) {
+  void* blocks[6];
+  for (auto& b : blocks) b = large_malloc(t_heap, 50000, 16);
+  LargeRegion* r = region_of(blocks[0]);
+  for (auto b : blocks) ASSERT_EQ(region_of(b), r);
+  large_free(r, blocks[1]);  // a 50 KB hole
+  large_free(r, blocks[3]);  // ...and two merged: a 100 KB hole
+  large_free(r, blocks[4]);
+  void* p = large_malloc(t_heap, 40000, 16);
+  EXPECT_EQ(p, blocks[1]) << "best fit must pick the smaller hole";
+  large_free(r, p);
+  for (int i : {0, 2, 5}) large_free(r, blocks[i]);
+}
+
+TEST(Large, AlignmentIsHonoured) {
+  for (size_t align : {32u, 64u, 4096u, 65536u, 1u << 20}) {
+    void* p = large_malloc(t_heap, 30000, align);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(uintptr_t(p) % align, 0u) << align;
+    memset(p, 0xab, 30000);
+    large_free(region_of(p), p);
+  }
+}
+
+TEST(Large, ResizeInPlaceGrowsIntoAFreeNeighbour) {
+  void* a = large_malloc(t_heap, 20000, 16);
+  void* b = large_malloc(t_heap, 20000, 16);
+  LargeRegion* r = region_of(a);
+  memset(a, 7, 20000);
+  large_free(r, b);
+  ASSERT_TRUE(large_resize_in_place(r, a, 38000));
+  EXPECT_GE(large_usable(r, a), 38000u);
+  EXPECT_EQ(static_cast<unsigned char*>(a)[19999], 7);
+  ASSERT_TRUE(large_resize_in_place(r, a, 12000));  // shrinking always works
+  EXPECT_GE(large_usable(r, a), 12000u);
+  EXPECT_LT(large_usable(r, a), 20000u);
+  large_free(r, a);
+}
+
+TEST(Large, DoubleAndInteriorFreesAreRefused) {
+  NoAbort keep_going;
+  void* a = large_malloc(t_heap, 20000, 16);
+  void* guard = large_malloc(t_heap, 20000, 16);
+  LargeRegion* r = region_of(a);
+  large_free(r, static_cast<char*>(a) + 64);  // interior: refused, block still live
+  EXPECT_TRUE(large_owns_block(r, a));
+  large_free(r, a);
+  EXPECT_FALSE(large_owns_block(r, a));
+  large_free(r, a);  // double: refused, nothing corrupted
+  void* b = large_malloc(t_heap, 20000, 16);
+  void* c = large_malloc(t_heap, 20000, 16);
+  EXPECT_NE(b, c);
+  for (void* p : {b, c, guard}) large_free(region_of(p), p);
+}
+
+TEST(Large, RandomChurnKeepsContentsAndAccounting) {
+  std::mt19937 rng(42);
+  struct Live { unsigned char* p; size_t n; unsigned char tag; };
+  std::vector<Live> live;
+  for (int i = 0; i < 20000; ++i) {
+    if (live.size() < 200 && (rng() % 3 || live.empty())) {
+      size_t n = 8193 + rng() % 300000;
+      auto* p = static_cast<unsigned char*>(large_malloc(t_heap, n, 16));
+      ASSERT_NE(p, nullptr);
+      unsigned char tag = (unsigned char)rng();
+      memset(p, tag, n);
+      live.push_back({p, n, tag});
+    } else {
+      size_t k = rng() % live.size();
+      Live l = live[k];
+      ASSERT_EQ(l.p[0], l.tag);
+      ASSERT_EQ(l.p[l.n - 1], l.tag);
+      ASSERT_EQ(l.p[l.n / 2], l.tag);
+      large_free(region_of(l.p), l.p);
+      live[k] = live.back();
+      live.pop_back();
+    }
+  }
+  for (auto& l : live) large_free(region_of(l.p), l.p);
+  EXPECT_EQ(large_figures().live, 0u) << "every byte allocated must be accounted back";
+}
+
+TEST(Large, PurgeGivesFreeBlocksBack) {
+  void* p = large_malloc(t_heap, 1 << 20, 16);
+  memset(p, 1, 1 << 20);
+  large_free(region_of(p), p);
+  EXPECT_GE(large_purge(UINT64_MAX, true), (1u << 20) - 8192);
+}
