@@ -24,29 +24,22 @@ void on_thread_exit(void* heap) { heap_thread_exit(static_cast<Heap*>(heap)); }
 // ---- fork: every lock is taken before fork and released on both sides, so the child never
 // inherits a structure another thread was half-way through changing. A lock the forking thread
 // itself holds (fork from a signal handler that interrupted malloc) is left alone.
-SpinLock* const* fork_locks() {
-  static SpinLock* locks[] = {&purge_lock(), &heap_registry_lock(), &heap_abandon_lock(),
-                              &pool_lock(), nullptr};
-  return locks;
-}
-bool g_fork_skipped[8];
+constexpr int kForkLocks = 4;
+SpinLock* g_fork_locks[kForkLocks];  // in the order they are taken; set by init
+bool g_fork_skipped[kForkLocks];
 
 void fork_prepare() {
-  SpinLock* const* locks = fork_locks();
-  for (int i = 0; locks[i]; ++i) {
-    g_fork_skipped[i] = locks[i]->held_by_me();
-    if (!g_fork_skipped[i]) locks[i]->lock();
+  for (int i = 0; i < kForkLocks; ++i) {
+    g_fork_skipped[i] = g_fork_locks[i]->held_by_me();
+    if (!g_fork_skipped[i]) g_fork_locks[i]->lock();
   }
   large_lock_all();
 }
 
 void fork_release() {
   large_unlock_all();
-  SpinLock* const* locks = fork_locks();
-  int n = 0;
-  while (locks[n]) ++n;
-  while (n-- > 0)
-    if (!g_fork_skipped[n]) locks[n]->unlock();
+  for (int i = kForkLocks - 1; i >= 0; --i)
+    if (!g_fork_skipped[i]) g_fork_locks[i]->unlock();
 }
 
 }  // namespace
@@ -59,6 +52,9 @@ bool init_slow() {
   options_init();
   if (!segmap_init()) return false;
   if (pthread_key_create(&g_heap_key, on_thread_exit) != 0) return false;
+  SpinLock* locks[kForkLocks] = {&purge_lock(), &heap_registry_lock(), &heap_abandon_lock(),
+                                 &pool_lock()};
+  for (int i = 0; i < kForkLocks; ++i) g_fork_locks[i] = locks[i];
   __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
   pthread_atfork(fork_prepare, fork_release, fork_release);
   return true;
