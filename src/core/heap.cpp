@@ -102,21 +102,27 @@ MI_INLINE void sync_direct(Heap* h, unsigned c) {
 }
 
 // ---- pages ----------------------------------------------------------------------------------
-// Moves frees back onto the allocation list: the owner's own (no atomics) and other threads'
-// (one exchange for the whole list).
+// Moves frees back to the owner: other threads' frees with one exchange (the word carries the
+// count, so `used` is right without walking the list), and the owner's own when `free` is empty.
 void page_collect(Page* pg) {
+  if (pg->thread_free.load(std::memory_order_relaxed)) {
+    uintptr_t tf = pg->thread_free.exchange(0, std::memory_order_acquire);
+    Block* list = reinterpret_cast<Block*>(tf & kThreadFreePtrMask);
+    pg->used -= uint32_t(tf >> kThreadFreeCountShift);
+    if (!pg->free) {
+      pg->free = list;
+    } else if (!pg->local_free) {
+      pg->local_free = list;
+    } else {  // all three lists in use (only on full collections): splice onto local_free
+      Block* tail = list;
+      while (tail->next) tail = tail->next;
+      tail->next = pg->local_free;
+      pg->local_free = list;
+    }
+  }
   if (!pg->free && pg->local_free) {
     pg->free = pg->local_free;
     pg->local_free = nullptr;
-  }
-  if (pg->thread_free.load(std::memory_order_relaxed)) {
-    Block* list = pg->thread_free.exchange(nullptr, std::memory_order_acquire);
-    uint32_t n = 1;
-    Block* tail = list;
-    while (tail->next) tail = tail->next, ++n;
-    tail->next = pg->free;
-    pg->free = list;
-    pg->used -= n;
   }
 }
 
@@ -145,7 +151,7 @@ void page_init(Page* pg, Heap* h, unsigned c) {
   pg->capacity = 0;
   pg->used = 0;
   pg->free = pg->local_free = nullptr;
-  pg->thread_free.store(nullptr, std::memory_order_relaxed);
+  pg->thread_free.store(0, std::memory_order_relaxed);
   pg->state = PageState::queued;
   pg->owner.store(h, std::memory_order_release);
 }
@@ -315,10 +321,11 @@ void heap_free_remote(Page* pg, Block* b) {
     report_misuse("free", b, "not the start of a block (interior pointer)");
     return;
   }
-  Block* head = pg->thread_free.load(std::memory_order_relaxed);
+  uintptr_t old = pg->thread_free.load(std::memory_order_relaxed), desired;
   do {
-    b->next = head;
-  } while (!pg->thread_free.compare_exchange_weak(head, b, std::memory_order_release,
+    b->next = reinterpret_cast<Block*>(old & kThreadFreePtrMask);
+    desired = uintptr_t(b) | ((old & ~kThreadFreePtrMask) + (uintptr_t(1) << kThreadFreeCountShift));
+  } while (!pg->thread_free.compare_exchange_weak(old, desired, std::memory_order_release,
                                                   std::memory_order_relaxed));
 }
 

@@ -5,7 +5,9 @@
 //   free         the owner pops allocations from it, no atomics;
 //   local_free   the owner pushes its own frees here, no atomics;
 //   thread_free  other threads push their frees here with one CAS; the owner takes the whole
-//                list with one exchange when `free` runs dry.
+//                list with one exchange when `free` runs dry. The word holds the list head in
+//                its low 48 bits and the list length in the high 16, so taking the list needs
+//                no walk to count it.
 #pragma once
 #include <atomic>
 
@@ -31,7 +33,6 @@ struct alignas(64) Page {
   // First cache line: everything malloc and free of the owner touch.
   Block* free;
   Block* local_free;
-  std::atomic<Block*> thread_free;
   std::atomic<Heap*> owner;  // null while free or abandoned
   uint32_t used;             // blocks handed out and not yet back on free/local_free
   uint32_t capacity;         // blocks carved so far
@@ -41,7 +42,9 @@ struct alignas(64) Page {
   PageState state;
   bool purged;  // free and given back to the OS: its memory reads as zero
   uint32_t index;  // in its segment
-  // Second line: list links and purge bookkeeping.
+  // Second line: what other threads write (so their frees do not steal the owner's line),
+  // list links and purge bookkeeping.
+  std::atomic<uintptr_t> thread_free;
   Page* next;      // queue, full list, pool or abandoned list
   Page* prev;
   uint64_t free_since_ms;  // for the delayed purge
@@ -56,6 +59,10 @@ struct Segment {
 };
 
 static_assert(sizeof(Segment) <= kPageSize, "segment header must fit in page 0");
+
+constexpr unsigned kThreadFreeCountShift = 48;
+constexpr uintptr_t kThreadFreePtrMask = (uintptr_t(1) << kThreadFreeCountShift) - 1;
+static_assert(kPageSize / 8 < (1u << 16), "the thread_free count must fit in 16 bits");
 
 MI_INLINE Segment* segment_of(const void* p) {
   return reinterpret_cast<Segment*>(uintptr_t(p) & ~(kSegmentSize - 1));

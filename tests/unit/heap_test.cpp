@@ -63,7 +63,8 @@ TEST(Heap, RemoteFreesReturnToTheOwner) {
     for (auto b : blocks) im_free(b);  // another thread: goes onto the pages' thread_free lists
   }).join();
   EXPECT_EQ(first->used, used_before) << "remote frees must not touch the owner's counters";
-  EXPECT_NE(first->thread_free.load(), nullptr);
+  EXPECT_EQ(first->thread_free.load() >> kThreadFreeCountShift, first->used)
+      << "every remote free is counted in the list word";
   // The owner collects them when it needs blocks: allocating kN again reuses those pages.
   std::vector<void*> again(kN);
   for (auto& b : again) b = im_malloc(32);
