@@ -104,8 +104,9 @@ MI_INLINE void sync_direct(Heap* h, unsigned c) {
 // ---- pages ----------------------------------------------------------------------------------
 // Moves frees back to the owner: other threads' frees with one exchange (the word carries the
 // count, so `used` is right without walking the list), and the owner's own when `free` is empty.
-void page_collect(Page* pg) {
-  if (pg->thread_free.load(std::memory_order_relaxed)) {
+bool page_collect(Page* pg) {
+  bool remote = pg->thread_free.load(std::memory_order_relaxed) != 0;
+  if (remote) {
     uintptr_t tf = pg->thread_free.exchange(0, std::memory_order_acquire);
     Block* list = reinterpret_cast<Block*>(tf & kThreadFreePtrMask);
     pg->used -= uint32_t(tf >> kThreadFreeCountShift);
@@ -124,6 +125,7 @@ void page_collect(Page* pg) {
     pg->free = pg->local_free;
     pg->local_free = nullptr;
   }
+  return remote;
 }
 
 // Carves the next few blocks of a page; a page is touched only as far as it is used.
@@ -178,6 +180,12 @@ void abandoned_push(Page* pg) {
   g_abandoned_count[c].fetch_add(1, std::memory_order_relaxed);
 }
 
+void full_push(Heap* h, Page* pg) {
+  pg->state = PageState::full;
+  queue_push_back(h->full, pg);
+  h->full_count++;
+}
+
 // A page for class c: the heap's own empty pages first, then a page an exited thread left
 // behind, then the shared pool.
 Page* page_acquire(Heap* h, unsigned c) {
@@ -188,23 +196,24 @@ Page* page_acquire(Heap* h, unsigned c) {
     pg->owner.store(h, std::memory_order_release);
     page_collect(pg);
     if (pg->free || pg->capacity < pg->reserved) return pg;
-    queue_push_back(h->full, pg);  // still full: keep it, look again later
-    pg->state = PageState::full;
+    full_push(h, pg);  // still full: keep it, look again later
   }
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
   if (pg) page_init(pg, h, c);
   return pg;
 }
 
-// Looks at a few full pages for frees made by other threads; those regain room and go back to
-// their queue. Bounded so that a heap with many full pages pays little per slow path.
-void full_scan(Heap* h) {
-  for (unsigned i = 0; i < 8 && h->full.first; ++i) {
+// Looks at full pages for frees made by other threads; those regain room and go back to their
+// queue. Bounded, so that a heap with many full pages pays little per slow path.
+void full_scan(Heap* h, size_t limit) {
+  for (size_t i = 0; i < limit && h->full.first; ++i) {
     Page* pg = h->full.first;
     queue_remove(h->full, pg);
     if (pg->thread_free.load(std::memory_order_relaxed)) {
+      h->remote_seen = true;
       page_collect(pg);
       pg->state = PageState::queued;
+      h->full_count--;
       queue_push_back(h->queues[pg->size_class], pg);
       sync_direct(h, pg->size_class);
     } else {
@@ -263,9 +272,11 @@ void* heap_malloc_slow(Heap* h, unsigned c) {
   }
   h->slow_calls++;
   PageQueue& q = h->queues[c];
-  for (int round = 0; round < 2; ++round) {
+  // Round 0: the class's queue. Round 1: after a look at a few full pages. Round 2: when other
+  // threads free this heap's blocks, after a look at every full page, before taking a new one.
+  for (int round = 0; round < 3; ++round) {
     for (Page* pg = q.first; pg;) {
-      page_collect(pg);
+      if (page_collect(pg)) h->remote_seen = true;
       if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
       if (pg->free) {
         if (pg != q.first) {  // serve from it next time without walking
@@ -277,12 +288,13 @@ void* heap_malloc_slow(Heap* h, unsigned c) {
       }
       Page* next = pg->next;
       queue_remove(q, pg);
-      pg->state = PageState::full;
-      queue_push_back(h->full, pg);
+      full_push(h, pg);
       pg = next;
     }
     sync_direct(h, c);
-    if (round == 0) full_scan(h);
+    if (round == 0) full_scan(h, 8);
+    else if (round == 1 && h->remote_seen) full_scan(h, h->full_count);
+    else break;
   }
   Page* pg = page_acquire(h, c);
   if (!pg) {
@@ -299,6 +311,7 @@ void heap_page_event(Heap* h, Page* pg) {
   unsigned c = pg->size_class;
   if (pg->state == PageState::full) {
     queue_remove(h->full, pg);
+    h->full_count--;
     pg->state = PageState::queued;
     queue_push_back(h->queues[c], pg);
     sync_direct(h, c);

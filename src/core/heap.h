@@ -23,6 +23,8 @@ struct Heap {
   Page* direct[kNumClasses];
   PageQueue queues[kNumClasses];
   PageQueue full;       // pages with no free block when last looked at (all classes)
+  size_t full_count;
+  bool remote_seen;     // other threads have freed blocks of this heap
   Page* cache[kMaxPageCache];  // empty pages kept for reuse by any class
   unsigned cache_count;
   LargeRegion* large_region;  // preferred boundary-tag region
