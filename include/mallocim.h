@@ -38,9 +38,9 @@ struct im_stats {
   size_t small_live_bytes; /* of which in small size classes */
   size_t large_live_bytes; /* of which in boundary-tag regions */
   size_t huge_live_bytes;  /* of which in directly mapped blocks */
-  size_t free_bytes;       /* free bytes the allocator holds, resident or not yet purged */
+  size_t free_bytes;       /* free bytes the allocator holds that are (or may be) resident */
   size_t mapped_bytes;     /* address space mapped from the OS (segments, regions, huge blocks) */
-  size_t purged_bytes;     /* mapped but given back to the OS (MADV_DONTNEED) */
+  size_t purged_bytes;     /* mapped but not resident: given back to the OS, or never touched */
   size_t metadata_bytes;   /* headers and page descriptors */
   size_t huge_blocks;      /* directly mapped blocks */
   size_t segments;         /* small-object segments */

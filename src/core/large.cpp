@@ -102,7 +102,8 @@ void make_used(LargeHdr* h, size_t size) {
 }
 
 // Cuts [h+keep, h+size) off a used block as a free block, merged with a free successor.
-void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, uint64_t now) {
+// tail_purged: the cut-off part was never touched since its pages were purged.
+void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, uint16_t tail_purged, uint64_t now) {
   size_t size = hdr_size(h);
   if (size - keep < kMinBlock) return;
   auto* succ = reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) + size);
@@ -111,10 +112,11 @@ void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, uint64_t now) {
   hdr_write(h, keep, h->flags);
   tail->flags = kPrevInUse;
   if (!(succ->flags & kInUse)) {
+    tail_purged &= succ->flags;
     bin_remove(r, reinterpret_cast<LargeFree*>(succ));
     tsize += hdr_size(succ);
   }
-  make_free(r, tail, tsize, 0, now);
+  make_free(r, tail, tsize, tail_purged & kPurged, now);
 }
 
 size_t block_need(size_t size) {
@@ -153,13 +155,13 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now) {
   bin_remove(r, f);
   LargeHdr* h = &f->hdr;
   size_t bsize = hdr_size(h);
+  uint16_t purged = h->flags & kPurged;
   if (align > 16) {
     uintptr_t payload = uintptr_t(h) + sizeof(LargeHdr);
     uintptr_t a = align_up(payload, align);
     while (a != payload && a - payload < kMinBlock) a += align;
     if (a != payload) {  // the gap in front becomes a free block of its own
       size_t gap = a - payload;
-      uint16_t purged = h->flags & kPurged;
       make_free(r, h, gap, purged, now);
       h = hdr_of(reinterpret_cast<void*>(a));
       h->flags = 0;  // previous block is free
@@ -168,7 +170,7 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now) {
   }
   hdr_write(h, bsize, uint16_t((h->flags & kPrevInUse) | kInUse));
   set_prev_inuse(hdr_next(h), true);
-  split_tail(r, h, need, now);
+  split_tail(r, h, need, purged, now);
   r->used_bytes += hdr_size(h) - sizeof(LargeHdr);
   r->used_blocks++;
   return reinterpret_cast<uint8_t*>(h) + sizeof(LargeHdr);
@@ -287,14 +289,16 @@ bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size) {
   LockGuard g(r->lock);
   LargeHdr* h = hdr_of(p);
   size_t cur = hdr_size(h);
+  uint16_t tail_purged = 0;  // shrinking: the cut-off part was in use
   if (need > cur) {
     LargeHdr* n = hdr_next(h);
     if ((n->flags & kInUse) || cur + hdr_size(n) < need) return false;
+    tail_purged = n->flags & kPurged;
     bin_remove(r, reinterpret_cast<LargeFree*>(n));
     make_used(h, cur + hdr_size(n));
   }
   // Shrinking (or the rest of an absorbed neighbour) goes back to the free bins.
-  split_tail(r, h, need, now);
+  split_tail(r, h, need, tail_purged, now);
   r->used_bytes += hdr_size(h) - cur;
   return true;
 }

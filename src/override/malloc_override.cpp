@@ -8,6 +8,8 @@
 
 #include "core/alloc.h"
 #include "core/init.h"
+#include "core/large.h"
+#include "core/page_pool.h"
 #include "platform/os.h"
 #include "stats/stats.h"
 
@@ -94,7 +96,8 @@ MI_EXPORT struct mallinfo2 mallinfo2(void) {
   struct mallinfo2 mi;
   memset(&mi, 0, sizeof mi);
   mi.arena = s.segments * kSegmentSize + s.large_regions * kLargeRegionSize;
-  mi.ordblks = 1;
+  PoolFigures pool = pool_figures();
+  mi.ordblks = pool.free_pages_dirty + pool.free_pages_purged + large_figures().free_blocks;
   mi.hblks = s.huge_blocks;
   mi.hblkhd = s.huge_live_bytes;
   mi.uordblks = s.small_live_bytes + s.large_live_bytes;

@@ -24,10 +24,12 @@ void stats_collect(im_stats* out) {
       const Page& pg = s->pages[i];
       if (pg.state == PageState::free) {
         (pg.purged ? out->purged_bytes : out->free_bytes) += kPageSize;
-      } else {
+      } else {  // blocks never carved were never touched: mapped, not resident
         size_t live = size_t(pg.used) * pg.block_size;
+        size_t carved = size_t(pg.capacity) * pg.block_size;
         out->small_live_bytes += live;
-        out->free_bytes += kPageSize - live;
+        out->free_bytes += carved - live;
+        out->purged_bytes += kPageSize - carved;
       }
     }
   });
