@@ -1,0 +1,322 @@
+// Shared helpers of the benchmark workloads: options, a seeded RNG, self-checking blocks,
+// memory figures and the RESULT line. Workloads use only malloc/free/new/delete; the allocator
+// under test is chosen at run time with LD_PRELOAD.
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace bench {
+
+// Exit statuses the runner reports as FAILED (exit N).
+constexpr int kExitUsage = 2;
+constexpr int kExitCorrupt = 3;  // a block's contents or alignment were wrong
+constexpr int kExitNoMemory = 4; // the allocator returned NULL
+
+// ---- options: "--name value" or "--name=value", all unsigned integers -----------------------
+// Usage: call get() for every option, then done(), which handles --help and unknown names.
+// Errors end the program with kExitUsage.
+class Options {
+public:
+  Options(int argc, char** argv, const char* prog, const char* about)
+      : prog_(prog), about_(about) {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "--help" || a == "-h") {
+        help_ = true;
+        continue;
+      }
+      if (a.rfind("--", 0) != 0) fail("unexpected argument '" + a + "'");
+      a.erase(0, 2);
+      const auto eq = a.find('=');
+      if (eq != std::string::npos) {
+        given_.push_back({a.substr(0, eq), a.substr(eq + 1)});
+      } else if (i + 1 < argc) {
+        given_.push_back({a, argv[++i]});
+      } else {
+        fail("option --" + a + " needs a value");
+      }
+    }
+  }
+
+  // Value of --name, def when absent; values below min are rejected.
+  uint64_t get(const char* name, uint64_t def, const char* help, uint64_t min = 0) {
+    known_.push_back({name, std::to_string(def), help});
+    uint64_t v = def;
+    for (auto& g : given_) {
+      if (g.name != name) continue;
+      char* end = nullptr;
+      errno = 0;
+      v = std::strtoull(g.value.c_str(), &end, 0);
+      if (errno != 0 || end == g.value.c_str() || *end != '\0' || g.value[0] == '-')
+        fail("bad value '" + g.value + "' for --" + name);
+      if (v < min) fail("--" + std::string(name) + " must be at least " + std::to_string(min));
+      g.used = true;
+    }
+    return v;
+  }
+
+  void done() {
+    if (help_) {
+      std::printf("usage: %s [--OPTION VALUE]...\n%s\n\noptions (default, meaning):\n", prog_,
+                  about_);
+      for (const auto& k : known_)
+        std::printf("  --%-10s %-10s %s\n", k.name.c_str(), k.def.c_str(), k.help);
+      std::exit(0);
+    }
+    for (const auto& g : given_)
+      if (!g.used) fail("unknown option --" + g.name);
+  }
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    std::fprintf(stderr, "%s: %s (--help lists the options)\n", prog_, msg.c_str());
+    std::exit(kExitUsage);
+  }
+
+private:
+  struct Given {
+    std::string name, value;
+    bool used = false;
+  };
+  struct Known {
+    std::string name, def;
+    const char* help;
+  };
+  const char* prog_;
+  const char* about_;
+  bool help_ = false;
+  std::vector<Given> given_;
+  std::vector<Known> known_;
+};
+
+// ---- deterministic RNG (splitmix64) ---------------------------------------------------------
+class Rng {
+public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t next() {
+    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n), n > 0 (multiply-shift range reduction).
+  uint64_t below(uint64_t n) { return uint64_t((unsigned __int128)next() * n >> 64); }
+  // Uniform in [lo, hi].
+  uint64_t range(uint64_t lo, uint64_t hi) { return lo + below(hi - lo + 1); }
+
+private:
+  uint64_t s_;
+};
+
+// Seed of worker i, so that every thread draws its own reproducible stream.
+inline uint64_t thread_seed(uint64_t seed, uint64_t i) {
+  return seed * 0x100000001b3ull + i * 7919 + 1;
+}
+
+// ---- self-checking blocks ---------------------------------------------------------------------
+// Every block is touched when it is made: an 8-byte header (size and a 24-bit tag) and then one
+// pattern byte in every 64-byte line plus the last byte, so each page and cache line of the block
+// is written. check() reads all of them back before the block is freed, whichever thread frees it.
+constexpr size_t kMinBlock = 8;
+constexpr size_t kMaxBlock = size_t(1) << 32; // sanity bound for a header read back
+constexpr size_t kTouchStride = 64;
+
+inline uint8_t pattern(uint64_t tag, size_t off) { return uint8_t((tag ^ (off >> 6)) * 0x9d + 1); }
+
+[[noreturn]] inline void corrupt(const void* p, const char* what, size_t size) {
+  std::fprintf(stderr, "bench: block %p (size %zu): %s\n", p, size, what);
+  std::fflush(stderr);
+  std::_Exit(kExitCorrupt);
+}
+
+inline void* checked(void* p, size_t size) {
+  if (p == nullptr) {
+    std::fprintf(stderr, "bench: allocation of %zu bytes failed\n", size);
+    std::_Exit(kExitNoMemory);
+  }
+  const uintptr_t align = size >= 16 ? 16 : 8;
+  if (reinterpret_cast<uintptr_t>(p) % align != 0) corrupt(p, "misaligned", size);
+  return p;
+}
+
+// Writes the header and the pattern; kMinBlock <= size <= kMaxBlock.
+inline void stamp(void* p, size_t size, uint64_t tag) {
+  tag &= 0xffffff;
+  auto* b = static_cast<uint8_t*>(p);
+  const uint64_t header = uint64_t(size) | (tag << 40);
+  std::memcpy(b, &header, sizeof header);
+  for (size_t off = kTouchStride; off < size; off += kTouchStride) b[off] = pattern(tag, off);
+  if (size > sizeof header) b[size - 1] = pattern(tag, size - 1);
+}
+
+// Verifies a stamped block and returns its size, taken from the header.
+inline size_t check(const void* p) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  uint64_t header;
+  std::memcpy(&header, b, sizeof header);
+  const size_t size = size_t(header & ((uint64_t(1) << 40) - 1));
+  const uint64_t tag = header >> 40;
+  if (size < kMinBlock || size > kMaxBlock) corrupt(p, "bad header", size);
+  for (size_t off = kTouchStride; off < size; off += kTouchStride)
+    if (b[off] != pattern(tag, off)) corrupt(p, "pattern overwritten", size);
+  if (size > sizeof header && b[size - 1] != pattern(tag, size - 1))
+    corrupt(p, "last byte overwritten", size);
+  return size;
+}
+
+inline void* make_block(size_t size, uint64_t tag) {
+  void* p = checked(std::malloc(size), size);
+  stamp(p, size, tag);
+  return p;
+}
+
+inline size_t free_block(void* p) {
+  const size_t size = check(p);
+  std::free(p);
+  return size;
+}
+
+// ---- memory figures -----------------------------------------------------------------------------
+inline uint64_t rss_now_kb() {
+  unsigned long pages_total = 0, pages_resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%lu %lu", &pages_total, &pages_resident) != 2) pages_resident = 0;
+    std::fclose(f);
+  }
+  return uint64_t(pages_resident) * uint64_t(sysconf(_SC_PAGESIZE)) / 1024;
+}
+
+// Peak RSS of this process image (VmHWM). Not getrusage's ru_maxrss: that one also counts the
+// parent's RSS at fork/exec time (a Python runner's ~17 MiB would hide small workloads).
+inline uint64_t rss_peak_kb() {
+  uint64_t kb = 0;
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "VmHWM: %" SCNu64, &kb) == 1) break;
+    std::fclose(f);
+  }
+  return kb;
+}
+
+// Live bytes of a multi-threaded workload without a shared counter on the hot path: each worker
+// adds to its own cache line (its net figure may go negative when it frees others' blocks), and
+// a sampler thread sums the lines every millisecond and keeps the peak. With a single line its
+// exact peak is used as well, so the figure is exact with one worker.
+class LiveMeter {
+public:
+  explicit LiveMeter(unsigned workers) : slots_(workers) {
+    sampler_ = std::thread([this] {
+      std::unique_lock lk(mu_);
+      while (!stop_) {
+        sample();
+        cv_.wait_for(lk, std::chrono::milliseconds(1));
+      }
+    });
+  }
+  ~LiveMeter() { stop(); }
+
+  void add(unsigned worker, int64_t delta) {
+    Slot& s = slots_[worker];
+    const int64_t v = s.bytes.load(std::memory_order_relaxed) + delta;
+    s.bytes.store(v, std::memory_order_relaxed);
+    if (v > s.peak) s.peak = v;
+  }
+  // Stops the sampler and returns the peak; call after the workers have finished.
+  uint64_t stop() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    if (sampler_.joinable()) sampler_.join();
+    sample();
+    if (slots_.size() == 1) peak_ = std::max(peak_, uint64_t(slots_[0].peak));
+    return peak_;
+  }
+
+private:
+  struct alignas(64) Slot {
+    std::atomic<int64_t> bytes{0};
+    int64_t peak = 0; // owner's view, used with a single line only
+  };
+  void sample() {
+    int64_t sum = 0;
+    for (const auto& s : slots_) sum += s.bytes.load(std::memory_order_relaxed);
+    if (sum > 0 && uint64_t(sum) > peak_) peak_ = uint64_t(sum);
+  }
+  std::vector<Slot> slots_;
+  uint64_t peak_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread sampler_;
+};
+
+// ---- timing and the result line -----------------------------------------------------------------
+class Stopwatch {
+public:
+  Stopwatch() : t0_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+private:
+  std::chrono::steady_clock::time_point t0_;
+};
+
+// One line on stdout: "RESULT name=NAME key=value ...", what run_bench.py parses.
+class Result {
+public:
+  explicit Result(const char* name) : line_(std::string("RESULT name=") + name) {}
+  Result& add(const char* key, uint64_t v) { return add(key, std::to_string(v)); }
+  Result& add(const char* key, double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6f", v);
+    return add(key, std::string(buf));
+  }
+  Result& add(const char* key, const std::string& v) {
+    line_ += ' ';
+    line_ += key;
+    line_ += '=';
+    line_ += v;
+    return *this;
+  }
+  void print() const {
+    std::printf("%s\n", line_.c_str());
+    std::fflush(stdout);
+  }
+
+private:
+  std::string line_;
+};
+
+// Runs fn(i) on n threads and waits for all of them.
+template <class Fn>
+void run_threads(unsigned n, Fn fn) {
+  std::vector<std::thread> ts;
+  ts.reserve(n);
+  for (unsigned i = 0; i < n; ++i) ts.emplace_back(fn, i);
+  for (auto& t : ts) t.join();
+}
+
+// Share of `total` that worker i of n gets (the first total % n workers get one more).
+inline uint64_t share(uint64_t total, unsigned n, unsigned i) {
+  return total / n + (i < total % n ? 1 : 0);
+}
+
+} // namespace bench
