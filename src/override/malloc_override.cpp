@@ -22,7 +22,16 @@ using namespace mallocim;
 
 namespace {
 
-bool valid_alignment(size_t a) { return a != 0 && (a & (a - 1)) == 0 && a <= kMaxAlign; }
+bool power_of_two(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+// A valid alignment larger than any block can have is out of memory, not an invalid argument.
+void* aligned_or_enomem(size_t align, size_t size) {
+  if (align > kMaxAlign) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return alloc_aligned(align, size);
+}
 
 size_t page_size() {
   ensure_init();
@@ -47,9 +56,9 @@ MI_EXPORT void* reallocarray(void* p, size_t count, size_t size) {
 }
 
 MI_EXPORT int posix_memalign(void** out, size_t align, size_t size) {
-  if (!valid_alignment(align) || align % sizeof(void*) != 0) return EINVAL;
+  if (!power_of_two(align) || align % sizeof(void*) != 0) return EINVAL;
   int saved = errno;
-  void* p = alloc_aligned(align, size);
+  void* p = aligned_or_enomem(align, size);
   errno = saved;  // posix_memalign reports through its result, not errno
   if (!p) return ENOMEM;
   *out = p;
@@ -57,21 +66,23 @@ MI_EXPORT int posix_memalign(void** out, size_t align, size_t size) {
 }
 
 MI_EXPORT void* aligned_alloc(size_t align, size_t size) {
-  if (!valid_alignment(align)) {  // C17: an unsupported alignment fails
+  if (!power_of_two(align)) {  // C17: an alignment that is not a power of two fails
     errno = EINVAL;
     return nullptr;
   }
-  return alloc_aligned(align, size);
+  return aligned_or_enomem(align, size);
 }
 
 MI_EXPORT void* memalign(size_t align, size_t size) {
   if (align == 0) align = 1;
-  if ((align & (align - 1)) != 0) align = size_t(1) << (64 - __builtin_clzll(align));  // glibc rounds up
-  if (align > kMaxAlign) {
-    errno = EINVAL;
-    return nullptr;
+  if (!power_of_two(align)) {  // glibc rounds up to a power of two
+    if (align > (SIZE_MAX >> 1)) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    align = size_t(1) << (64 - __builtin_clzll(align));
   }
-  return alloc_aligned(align, size);
+  return aligned_or_enomem(align, size);
 }
 
 MI_EXPORT void* valloc(size_t size) { return alloc_aligned(page_size(), size); }
