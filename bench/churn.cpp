@@ -50,12 +50,7 @@ int main(int argc, char** argv) {
   const double seconds = clock.seconds();
 
   Result("churn")
-      .add("threads", uint64_t(threads))
-      .add("ops", ops)
-      .add("seconds", seconds)
-      .add("live_peak_bytes", live.stop())
-      .add("rss_peak_kb", rss_peak_kb())
-      .add("rss_end_kb", rss_now_kb())
+      .common(uint64_t(threads), ops, seconds, live.stop())
       .print();
   return 0;
 }

@@ -296,6 +296,15 @@ public:
     line_ += v;
     return *this;
   }
+  // The fields every workload reports.
+  Result& common(uint64_t threads, uint64_t ops, double seconds, uint64_t live_peak_bytes) {
+    return add("threads", threads)
+        .add("ops", ops)
+        .add("seconds", seconds)
+        .add("live_peak_bytes", live_peak_bytes)
+        .add("rss_peak_kb", rss_peak_kb())
+        .add("rss_end_kb", rss_now_kb());
+  }
   void print() const {
     std::printf("%s\n", line_.c_str());
     std::fflush(stdout);

@@ -108,12 +108,7 @@ int main(int argc, char** argv) {
   const uint64_t rss_peak = rss_peak_kb();
 
   Result("frag")
-      .add("threads", uint64_t(1))
-      .add("ops", steps)
-      .add("seconds", seconds)
-      .add("live_peak_bytes", live_peak)
-      .add("rss_peak_kb", rss_peak)
-      .add("rss_end_kb", rss_now_kb())
+      .common(1, steps, seconds, live_peak)
       .add("rss_sampled_peak_kb", rss_sampled_peak)
       .add("table_peak_kb", uint64_t(count_peak * sizeof(void*) / 1024))
       .add("frag_ratio", double(rss_peak) * 1024.0 / double(std::max<uint64_t>(1, live_peak)))

@@ -118,14 +118,9 @@ int main(int argc, char** argv) {
   const double seconds = clock.seconds();
 
   Result("xfree")
-      .add("threads", uint64_t(pairs))
+      .common(uint64_t(pairs), ops, seconds, live.stop())
       .add("producers", uint64_t(pairs))
       .add("consumers", uint64_t(pairs))
-      .add("ops", ops)
-      .add("seconds", seconds)
-      .add("live_peak_bytes", live.stop())
-      .add("rss_peak_kb", rss_peak_kb())
-      .add("rss_end_kb", rss_now_kb())
       .print();
   return 0;
 }
