@@ -38,7 +38,9 @@ void* alloc_large_or_huge(size_t size, size_t align) {
 void dealloc_other(RegionHeader* r, void* p) {
   if (p == nullptr) return;
   if (r == nullptr) {
-    report_misuse("free", p, "not allocated by malloc-im (foreign, stack or static address)");
+    report_misuse("free", p,
+                  huge_recently_freed(p) ? "block is already free (double free of a huge block)"
+                                         : "not allocated by malloc-im (foreign, stack or static address)");
     return;
   }
   int saved_errno = errno;

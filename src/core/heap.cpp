@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/init.h"
+#include "core/secret.h"
 #include "core/page_pool.h"
 #include "core/purge.h"
 #include "debug/report.h"
@@ -102,6 +103,14 @@ MI_INLINE void sync_direct(Heap* h, unsigned c) {
 }
 
 // ---- pages ----------------------------------------------------------------------------------
+uintptr_t page_key(const Page* pg) {
+  uint64_t x = g_secret ^ uintptr_t(pg);
+  x ^= x >> 31;
+  x *= 0x9E3779B97F4A7C15ull;
+  x ^= x >> 29;
+  return uintptr_t(x | 1);
+}
+
 // Moves frees back to the owner: other threads' frees with one exchange (the word carries the
 // count, so `used` is right without walking the list), and the owner's own when `free` is empty.
 bool page_collect(Page* pg) {
@@ -116,8 +125,13 @@ bool page_collect(Page* pg) {
       pg->local_free = list;
     } else {  // all three lists in use (only on full collections): splice onto local_free
       Block* tail = list;
-      while (tail->next) tail = tail->next;
-      tail->next = pg->local_free;
+      for (Block* n; (n = link_decode(pg, tail)) != nullptr; tail = n) {
+        if (!link_plausible(tail, n)) {  // damaged: keep what was checked, drop the rest
+          report_misuse("free", tail, "free list damaged (write after free, or overflow)");
+          break;
+        }
+      }
+      link_set(pg, tail, pg->local_free);
       pg->local_free = list;
     }
   }
@@ -138,15 +152,16 @@ void page_extend(Page* pg) {
   Block* b = reinterpret_cast<Block*>(first);
   for (uint32_t i = 1; i < n; ++i) {
     Block* nb = reinterpret_cast<Block*>(first + i * bs);
-    b->next = nb;
+    link_set(pg, b, nb);
     b = nb;
   }
-  b->next = pg->free;
+  link_set(pg, b, pg->free);
   pg->free = reinterpret_cast<Block*>(first);
   pg->capacity += n;
 }
 
 void page_init(Page* pg, Heap* h, unsigned c) {
+  pg->key = page_key(pg);
   pg->size_class = uint8_t(c);
   pg->block_size = uint32_t(class_size(c));
   pg->reserved = uint32_t(kPageSize / pg->block_size);
@@ -224,7 +239,10 @@ void full_scan(Heap* h, size_t limit) {
 
 MI_INLINE void* page_pop(Page* pg) {
   Block* b = pg->free;
-  pg->free = b->next;
+  Block* next = link_decode(pg, b);
+  if (MI_UNLIKELY(!link_plausible(b, next))) return heap_list_damaged(pg, b);
+  pg->free = next;
+  b->link = 0;
   pg->used++;
   return b;
 }
@@ -334,12 +352,50 @@ void heap_free_remote(Page* pg, Block* b) {
     report_misuse("free", b, "not the start of a block (interior pointer)");
     return;
   }
+  if (MI_UNLIKELY(link_plausible(b, link_decode(pg, b)))) {
+    // It reads like a free-list link: the block is on some list already. The owner's lists
+    // cannot be walked from here; the secret key makes a false alarm practically impossible.
+    report_misuse("free", b, "block is already free (double free)");
+    return;
+  }
   uintptr_t old = pg->thread_free.load(std::memory_order_relaxed), desired;
   do {
-    b->next = reinterpret_cast<Block*>(old & kThreadFreePtrMask);
+    link_set(pg, b, reinterpret_cast<Block*>(old & kThreadFreePtrMask));
     desired = uintptr_t(b) | ((old & ~kThreadFreePtrMask) + (uintptr_t(1) << kThreadFreeCountShift));
   } while (!pg->thread_free.compare_exchange_weak(old, desired, std::memory_order_release,
                                                   std::memory_order_relaxed));
+}
+
+namespace {
+bool list_contains(const Page* pg, const Block* list, const Block* b) {
+  for (uint32_t n = 0; list && n <= pg->reserved; ++n, list = link_decode(pg, list))
+    if (list == b) return true;
+  return false;
+}
+}  // namespace
+
+// The block's first word decodes to a plausible link: it is on one of the page's lists (a
+// double free), or the program stored a value that happens to look like one (then free it).
+void heap_free_suspect(Heap* h, Page* pg, Block* b) {
+  auto* remote = reinterpret_cast<const Block*>(pg->thread_free.load(std::memory_order_acquire) &
+                                                kThreadFreePtrMask);
+  if (list_contains(pg, pg->free, b) || list_contains(pg, pg->local_free, b) ||
+      list_contains(pg, remote, b)) {
+    report_misuse("free", b, "block is already free (double free)");
+    return;
+  }
+  link_set(pg, b, pg->local_free);
+  pg->local_free = b;
+  if (--pg->used == 0 || pg->state == PageState::full) heap_page_event(h, pg);
+}
+
+void* heap_list_damaged(Page* pg, Block* b) {
+  report_misuse("malloc", b,
+                "free list damaged: a free block was written to (use after free, or an overflow "
+                "from the block before it)");
+  // Going on (MALLOCIM_ABORT_ON_ERROR=0): abandon the damaged rest of the list.
+  pg->free = nullptr;
+  return heap_malloc_slow(t_heap, pg->size_class);
 }
 
 void heap_release_cached(Heap* h) {

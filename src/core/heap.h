@@ -41,6 +41,8 @@ extern __thread Heap* t_heap __attribute__((tls_model("initial-exec")));
 void* heap_malloc_slow(Heap* h, unsigned size_class);
 void heap_page_event(Heap* h, Page* pg);  // a local free emptied a page or hit a full one
 void heap_free_remote(Page* pg, Block* b);
+void* heap_list_damaged(Page* pg, Block* b);       // a free-list link failed its check
+void heap_free_suspect(Heap* h, Page* pg, Block* b);  // b looks free already: check, then free
 void heap_thread_exit(Heap* h);
 Heap* heap_for_thread();  // creates the calling thread's heap if it has none
 // Returns the calling thread's empty pages and empty queued pages to the pool.
@@ -58,7 +60,10 @@ MI_INLINE void* heap_malloc_small(Heap* h, size_t size) {
   Page* pg = h->direct[c];
   Block* b = pg->free;
   if (MI_LIKELY(b != nullptr)) {
-    pg->free = b->next;
+    Block* next = link_decode(pg, b);
+    if (MI_UNLIKELY(!link_plausible(b, next))) return heap_list_damaged(pg, b);
+    pg->free = next;
+    b->link = 0;
     pg->used++;
     return b;
   }
@@ -71,7 +76,8 @@ MI_INLINE void heap_free_small(Segment* s, void* p) {
   Heap* h = t_heap;
   Block* b = static_cast<Block*>(p);
   if (MI_LIKELY(pg->owner.load(std::memory_order_relaxed) == h)) {
-    b->next = pg->local_free;
+    if (MI_UNLIKELY(link_plausible(b, link_decode(pg, b)))) return heap_free_suspect(h, pg, b);
+    link_set(pg, b, pg->local_free);
     pg->local_free = b;
     if (MI_UNLIKELY(--pg->used == 0 || pg->state == PageState::full)) heap_page_event(h, pg);
     return;

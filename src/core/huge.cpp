@@ -11,6 +11,19 @@ namespace {
 
 std::atomic<size_t> g_blocks{0}, g_mapped{0}, g_usable{0};
 
+constexpr unsigned kRecent = 64;
+std::atomic<uintptr_t> g_recent[kRecent];
+std::atomic<unsigned> g_recent_next{0};
+
+void remember_freed(const void* p) {
+  g_recent[g_recent_next.fetch_add(1, std::memory_order_relaxed) % kRecent].store(
+      uintptr_t(p), std::memory_order_relaxed);
+}
+void forget(const void* p) {  // the address is a live block again
+  for (auto& r : g_recent)
+    if (r.load(std::memory_order_relaxed) == uintptr_t(p)) r.store(0, std::memory_order_relaxed);
+}
+
 size_t block_offset(size_t align) {
   size_t page = os::hw().page_size;
   return align > page ? align : page;  // the header takes the first page
@@ -45,6 +58,7 @@ void* huge_malloc(size_t size, size_t align) {
   maybe_huge_pages(h, map);
   segmap_set(h, map, &h->header);
   account(1, ptrdiff_t(map), ptrdiff_t(h->usable));
+  forget(reinterpret_cast<char*>(h) + off);
   return reinterpret_cast<char*>(h) + off;
 }
 
@@ -57,6 +71,13 @@ void huge_free(HugeHeader* h, void* p) {
   size_t map = h->map_size;
   segmap_clear(h, map);
   os::unmap(h, map);
+  remember_freed(p);
+}
+
+bool huge_recently_freed(const void* p) {
+  for (auto& r : g_recent)
+    if (r.load(std::memory_order_relaxed) == uintptr_t(p)) return true;
+  return false;
 }
 
 void* huge_realloc(HugeHeader* h, void* p, size_t new_size) {
@@ -83,6 +104,7 @@ void* huge_realloc(HugeHeader* h, void* p, size_t new_size) {
       }
       h = static_cast<HugeHeader*>(dst);
       segmap_set(h, new_map, &h->header);
+      remember_freed(p);
     }
   }
   if (new_usable < old_usable) {  // shrink: drop the pages past the new end that are still mapped

@@ -23,6 +23,10 @@ MI_INLINE bool huge_is_block(const HugeHeader* h, const void* p) {
   return reinterpret_cast<const char*>(h) + h->offset == p;
 }
 
+// Whether p was among the last huge blocks freed (their mappings are gone, so a second free can
+// only be recognised by address).
+bool huge_recently_freed(const void* p);
+
 struct HugeFigures {
   size_t blocks, mapped, usable;
 };

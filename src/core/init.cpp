@@ -6,6 +6,7 @@
 #include "core/large.h"
 #include "core/page_pool.h"
 #include "core/purge.h"
+#include "core/secret.h"
 #include "core/segmap.h"
 #include "platform/os.h"
 #include "policy/options.h"
@@ -14,6 +15,7 @@ namespace mallocim {
 
 pthread_key_t g_heap_key;
 bool g_ready = false;
+uint64_t g_secret = 0;
 
 namespace {
 
@@ -49,6 +51,7 @@ bool init_slow() {
   LockGuard g(g_init_lock);
   if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE)) return true;
   os::init();
+  g_secret = os::random_u64();
   options_init();
   if (!segmap_init()) return false;
   if (pthread_key_create(&g_heap_key, on_thread_exit) != 0) return false;

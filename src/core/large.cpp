@@ -4,6 +4,7 @@
 
 #include "core/heap.h"
 #include "core/purge.h"
+#include "core/secret.h"
 #include "debug/report.h"
 #include "platform/os.h"
 
@@ -45,7 +46,7 @@ MI_INLINE LargeHdr* hdr_of(const void* p) {
   return reinterpret_cast<LargeHdr*>(const_cast<uint8_t*>(static_cast<const uint8_t*>(p)) - 16);
 }
 MI_INLINE uint16_t hdr_check(const LargeHdr* h) {
-  uint64_t x = (uintptr_t(h) >> 4) ^ (uint64_t(h->size16) << 20) ^ (uint64_t(h->flags) << 56);
+  uint64_t x = (uintptr_t(h) >> 4) ^ (uint64_t(h->size16) << 20) ^ (uint64_t(h->flags) << 56) ^ g_secret;
   return uint16_t((x * 0x9E3779B97F4A7C15ull) >> 48);
 }
 MI_INLINE void hdr_write(LargeHdr* h, size_t size, uint16_t flags) {
@@ -76,8 +77,25 @@ void bin_insert(LargeRegion* r, LargeFree* f) {
                   std::memory_order_relaxed);
 }
 
+// Free blocks' links live in memory a program could overwrite (an overflow of the block before,
+// a write after free): they are checked against their neighbours before they are trusted.
+[[noreturn]] void corrupted(const void* where, const char* what) {
+  report_misuse("free", where, what);
+  // Going on would follow a forged pointer; stop even when MALLOCIM_ABORT_ON_ERROR=0.
+  os::abort_process();
+}
+
+bool link_ok(const LargeRegion* r, const LargeFree* f, const LargeFree* link, bool forward) {
+  if (!link) return true;
+  auto* a = reinterpret_cast<const uint8_t*>(link);
+  if (a < r->area_begin || a >= r->area_end || (uintptr_t(a) & 15)) return false;
+  return (forward ? link->prev : link->next) == f;
+}
+
 void bin_remove(LargeRegion* r, LargeFree* f) {
   unsigned b = bin_of(hdr_size(&f->hdr));
+  if (!link_ok(r, f, f->next, true) || (f->prev ? !link_ok(r, f, f->prev, false) : r->bins[b] != f))
+    corrupted(f, "heap corruption: links of a free block overwritten (overflow or write after free)");
   if (f->prev) f->prev->next = f->next; else r->bins[b] = f->next;
   if (f->next) f->next->prev = f->prev;
   if (!r->bins[b])
@@ -253,10 +271,22 @@ void large_free(LargeRegion* r, void* p) {
     return;
   }
   size_t size = hdr_size(h);
+  LargeHdr* n = hdr_next(h);
+  if (!hdr_valid(n)) {
+    r->lock.unlock();
+    corrupted(p, "heap corruption: the header after this block was overwritten (buffer overflow)");
+  }
+  if (!(h->flags & kPrevInUse)) {
+    LargeHdr* prev = hdr_prev(h);
+    if (reinterpret_cast<uint8_t*>(prev) < r->area_begin || !hdr_valid(prev) ||
+        hdr_size(prev) != h->prev_size) {
+      r->lock.unlock();
+      corrupted(p, "heap corruption: the block before this one was overwritten (buffer underflow)");
+    }
+  }
   r->used_bytes -= size - sizeof(LargeHdr);
   r->used_blocks--;
   // Merge with a free successor, then with a free predecessor.
-  LargeHdr* n = hdr_next(h);
   if (!(n->flags & kInUse)) {
     bin_remove(r, reinterpret_cast<LargeFree*>(n));
     size += hdr_size(n);

@@ -18,8 +18,12 @@ namespace mallocim {
 
 struct Heap;
 
+// A free block holds the link to the next free block, encoded with its page's secret key: an
+// overflow or a write after free into a free block cannot plant a usable pointer, and a link that
+// decodes outside its page is caught before it is followed. Live blocks have the word zeroed on
+// allocation, so a block whose word decodes to a free-list link is (almost surely) already free.
 struct Block {
-  Block* next;
+  uintptr_t link;
 };
 
 enum class PageState : uint8_t {
@@ -42,6 +46,7 @@ struct alignas(64) Page {
   PageState state;
   bool purged;  // free and given back to the OS: its memory reads as zero
   uint32_t index;  // in its segment
+  uintptr_t key;   // encodes the free-list links of this page
   // Second line: what other threads write (so their frees do not steal the owner's line),
   // list links and purge bookkeeping.
   std::atomic<uintptr_t> thread_free;
@@ -63,6 +68,17 @@ static_assert(sizeof(Segment) <= kPageSize, "segment header must fit in page 0")
 constexpr unsigned kThreadFreeCountShift = 48;
 constexpr uintptr_t kThreadFreePtrMask = (uintptr_t(1) << kThreadFreeCountShift) - 1;
 static_assert(kPageSize / 8 < (1u << 16), "the thread_free count must fit in 16 bits");
+
+MI_INLINE Block* link_decode(const Page* pg, const Block* b) {
+  return reinterpret_cast<Block*>(b->link ^ pg->key);
+}
+MI_INLINE void link_set(const Page* pg, Block* b, const Block* next) {
+  b->link = uintptr_t(next) ^ pg->key;
+}
+// A link is plausible when it is null or points into the same 64 KiB page as the block.
+MI_INLINE bool link_plausible(const Block* b, const Block* next) {
+  return ((uintptr_t(next) ^ uintptr_t(b)) >> kPageShift) == 0 || next == nullptr;
+}
 
 MI_INLINE Segment* segment_of(const void* p) {
   return reinterpret_cast<Segment*>(uintptr_t(p) & ~(kSegmentSize - 1));

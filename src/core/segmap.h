@@ -19,7 +19,11 @@ struct RegionHeader {
 constexpr unsigned kAddressBits = 48;
 constexpr size_t kSegmapEntries = size_t(1) << (kAddressBits - kGranuleShift);
 
-extern std::atomic<RegionHeader*>* g_segmap;
+struct Segmap {
+  std::atomic<RegionHeader*>* entries;
+  uintptr_t limit;  // 0 until the map exists: every lookup then answers "not ours"
+};
+extern Segmap g_segmap;
 
 bool segmap_init();
 void segmap_set(void* base, size_t size, RegionHeader* h);  // size: multiple of kGranule
@@ -27,9 +31,8 @@ void segmap_clear(void* base, size_t size);
 
 MI_INLINE RegionHeader* segmap_lookup(const void* p) {
   uintptr_t i = uintptr_t(p) >> kGranuleShift;
-  std::atomic<RegionHeader*>* map = g_segmap;
-  if (MI_UNLIKELY(i >= kSegmapEntries || map == nullptr)) return nullptr;
-  return map[i].load(std::memory_order_relaxed);
+  if (MI_UNLIKELY(i >= g_segmap.limit)) return nullptr;
+  return g_segmap.entries[i].load(std::memory_order_relaxed);
 }
 
 }  // namespace mallocim

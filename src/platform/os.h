@@ -32,6 +32,9 @@ bool remap_in_place(void* p, size_t old_size, size_t new_size);
 // Moves a mapping's pages (no copy) to `dst`, a reserved range of new_size bytes.
 bool remap_to(void* p, size_t old_size, void* dst, size_t new_size);
 
+// 64 random bits from the kernel (the auxiliary vector's AT_RANDOM; getrandom as a fallback).
+uint64_t random_u64();
+
 // Monotonic milliseconds (vDSO, no system call on Linux).
 uint64_t now_ms();
 // Resident set size of the process in bytes (reads /proc/self/statm).

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,6 +104,19 @@ bool remap_in_place(void* p, size_t old_size, size_t new_size) {
 
 bool remap_to(void* p, size_t old_size, void* dst, size_t new_size) {
   return mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst;
+}
+
+uint64_t random_u64() {
+  uint64_t v = 0;
+  if (const auto* r = reinterpret_cast<const uint8_t*>(getauxval(AT_RANDOM))) {
+    // 16 bytes the kernel gave the process; glibc uses the first 8 for its stack guard.
+    memcpy(&v, r + 8, sizeof v);
+  } else if (getrandom(&v, sizeof v, GRND_NONBLOCK) != sizeof v) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    v = uint64_t(ts.tv_nsec) * 0x9E3779B97F4A7C15ull ^ uint64_t(getpid());
+  }
+  return v;
 }
 
 uint64_t now_ms() {
