@@ -119,18 +119,21 @@ size_t trim_impl() {
 }  // namespace mallocim
 
 // ---- the im_* API ------------------------------------------------------------------------------
+// Weak: libmallocim-debug.so routes the allocating ones through its debug heap instead.
 using namespace mallocim;
 
+#define MI_WEAK __attribute__((weak))
+
 extern "C" {
-void* im_malloc(size_t size) { return alloc(size); }
-void* im_calloc(size_t count, size_t size) { return calloc_impl(count, size); }
-void* im_realloc(void* p, size_t size) { return realloc_impl(p, size); }
-void im_free(void* p) { dealloc(p); }
-size_t im_usable_size(const void* p) { return p ? usable_size(p) : 0; }
+MI_WEAK void* im_malloc(size_t size) { return alloc(size); }
+MI_WEAK void* im_calloc(size_t count, size_t size) { return calloc_impl(count, size); }
+MI_WEAK void* im_realloc(void* p, size_t size) { return realloc_impl(p, size); }
+MI_WEAK void im_free(void* p) { dealloc(p); }
+MI_WEAK size_t im_usable_size(const void* p) { return p ? usable_size(p) : 0; }
 size_t im_trim(void) { return trim_impl(); }
 const char* im_version(void) { return MALLOCIM_VERSION_STRING; }
 
-void* im_aligned_alloc(size_t alignment, size_t size) {
+MI_WEAK void* im_aligned_alloc(size_t alignment, size_t size) {
   if (alignment == 0 || (alignment & (alignment - 1)) || alignment > kMaxAlign) {
     errno = EINVAL;
     return nullptr;

@@ -1,12 +1,12 @@
 // The C entry points: malloc and friends, the glibc extras and __libc_* aliases. Thin wrappers;
-// the work happens in core/alloc.h.
+// the work happens in core/alloc.h (or the debug heap, in libmallocim-debug.so).
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "core/alloc.h"
+#include "override/entry.h"
 #include "core/init.h"
 #include "core/large.h"
 #include "core/page_pool.h"
@@ -30,7 +30,7 @@ void* aligned_or_enomem(size_t align, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  return alloc_aligned(align, size);
+  return entry::allocate_aligned(align, size);
 }
 
 size_t page_size() {
@@ -40,11 +40,11 @@ size_t page_size() {
 
 }  // namespace
 
-MI_EXPORT void* malloc(size_t size) { return alloc(size); }
-MI_EXPORT void free(void* p) { dealloc(p); }
-MI_EXPORT void cfree(void* p) { dealloc(p); }
-MI_EXPORT void* calloc(size_t count, size_t size) { return calloc_impl(count, size); }
-MI_EXPORT void* realloc(void* p, size_t size) { return realloc_impl(p, size); }
+MI_EXPORT void* malloc(size_t size) { return entry::allocate(size); }
+MI_EXPORT void free(void* p) { entry::release(p); }
+MI_EXPORT void cfree(void* p) { entry::release(p); }
+MI_EXPORT void* calloc(size_t count, size_t size) { return entry::callocate(count, size); }
+MI_EXPORT void* realloc(void* p, size_t size) { return entry::reallocate(p, size); }
 
 MI_EXPORT void* reallocarray(void* p, size_t count, size_t size) {
   size_t total;
@@ -52,7 +52,7 @@ MI_EXPORT void* reallocarray(void* p, size_t count, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  return realloc_impl(p, total);
+  return entry::reallocate(p, total);
 }
 
 MI_EXPORT int posix_memalign(void** out, size_t align, size_t size) {
@@ -85,7 +85,7 @@ MI_EXPORT void* memalign(size_t align, size_t size) {
   return aligned_or_enomem(align, size);
 }
 
-MI_EXPORT void* valloc(size_t size) { return alloc_aligned(page_size(), size); }
+MI_EXPORT void* valloc(size_t size) { return entry::allocate_aligned(page_size(), size); }
 
 MI_EXPORT void* pvalloc(size_t size) {
   size_t ps = page_size();
@@ -94,10 +94,10 @@ MI_EXPORT void* pvalloc(size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  return alloc_aligned(ps, rounded);
+  return entry::allocate_aligned(ps, rounded);
 }
 
-MI_EXPORT size_t malloc_usable_size(void* p) { return p ? usable_size(p) : 0; }
+MI_EXPORT size_t malloc_usable_size(void* p) { return p ? entry::usable(p) : 0; }
 
 MI_EXPORT int malloc_trim(size_t pad) { return trim_impl() > 0 ? 1 : 0; }
 

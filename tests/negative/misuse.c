@@ -9,6 +9,13 @@
 
 static int in_data;
 
+__attribute__((noinline)) void leaky_function(void) {
+  for (int i = 0; i < 3; ++i) {
+    void* volatile p = malloc(1000);
+    (void)p;
+  }
+}
+
 static void* free_in_thread(void* p) {
   free(p);
   return NULL;
@@ -58,6 +65,29 @@ int main(int argc, char** argv) {
     free(p);
     memset(p, 0x41, 16);
     for (int i = 0; i < 10000; ++i) (void)malloc(80);
+  } else if (!strcmp(c, "overflow_small")) {  /* debug heap: canary after the block */
+    char* p = malloc(24);
+    p[24] = 1;
+    free(p);
+  } else if (!strcmp(c, "underflow_small")) {  /* debug heap: canary before the block */
+    char* p = malloc(24);
+    p[-1] = 1;
+    free(p);
+  } else if (!strcmp(c, "write_after_free_at_exit")) {  /* debug heap: poison checked at exit */
+    char* p = malloc(100);
+    free(p);
+    p[50] = 7;
+    exit(0);
+  } else if (!strcmp(c, "uninitialised_pattern")) {  /* debug heap: new memory is 0xbe */
+    unsigned char* p = malloc(64);
+    for (int i = 0; i < 64; ++i)
+      if (p[i] != 0xbe) return 1;
+    free(p);
+    fprintf(stderr, "uninitialised memory reads as 0xbe\n");
+    return 0;
+  } else if (!strcmp(c, "leak")) {  /* debug heap with MALLOCIM_DEBUG_LEAKS=1 */
+    leaky_function();
+    return 0;
   } else if (!strcmp(c, "overflow_large")) {  /* overwrites the next block's header */
     char* a = malloc(40000);
     char* b = malloc(40000);

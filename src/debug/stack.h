@@ -1,0 +1,23 @@
+// Call stacks for the debug heap's reports: captured with the unwinder, printed with symbol
+// names (dladdr) and, where the binary has debug information, file:line (addr2line).
+#pragma once
+#include <stddef.h>
+
+namespace mallocim {
+
+constexpr int kStackFrames = 12;
+
+struct Stack {
+  void* frames[kStackFrames];
+  int depth;
+};
+
+// Captures the calling program's stack (the allocator's own frames left out).
+void stack_capture(Stack* out);
+// Loads the unwinder ahead of time, outside any allocation, so capturing never recurses.
+void stack_prepare();
+// Prints "    #i 0xADDR function file:line (module)" lines on stderr.
+void stack_print(const Stack& s);
+unsigned long stack_hash(const Stack& s);
+
+}  // namespace mallocim
