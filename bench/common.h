@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -122,6 +123,16 @@ private:
   uint64_t s_;
 };
 
+// Size in [lo, hi] (0 < lo <= hi) spread evenly over the powers of two: as many sizes fall in
+// 64-127 as in 1-2 MiB. Models programs whose object sizes span several orders of magnitude.
+inline size_t log_uniform(Rng& rng, size_t lo, size_t hi) {
+  if (lo >= hi) return lo;
+  const unsigned b = unsigned(rng.range(std::bit_width(lo) - 1, std::bit_width(hi - 1) - 1));
+  const size_t from = std::max(lo, size_t(1) << b);
+  const size_t to = std::min(hi, size_t(2) << b); // [2^b, 2^(b+1)], hi itself reachable
+  return rng.range(from, to);
+}
+
 // Seed of worker i, so that every thread draws its own reproducible stream.
 inline uint64_t thread_seed(uint64_t seed, uint64_t i) {
   return seed * 0x100000001b3ull + i * 7919 + 1;
@@ -137,10 +148,16 @@ constexpr size_t kTouchStride = 64;
 
 inline uint8_t pattern(uint64_t tag, size_t off) { return uint8_t((tag ^ (off >> 6)) * 0x9d + 1); }
 
-[[noreturn]] inline void corrupt(const void* p, const char* what, size_t size) {
-  std::fprintf(stderr, "bench: block %p (size %zu): %s\n", p, size, what);
+// Takes the address as a number: the block may be uninitialised (a misaligned fresh block), and
+// a pointer parameter would make GCC warn about passing uninitialised memory.
+[[noreturn]] inline void corrupt_at(uintptr_t addr, const char* what, size_t size) {
+  std::fprintf(stderr, "bench: block 0x%" PRIxPTR " (size %zu): %s\n", addr, size, what);
   std::fflush(stderr);
   std::_Exit(kExitCorrupt);
+}
+
+[[noreturn]] inline void corrupt(const void* p, const char* what, size_t size) {
+  corrupt_at(reinterpret_cast<uintptr_t>(p), what, size);
 }
 
 inline void* checked(void* p, size_t size) {
@@ -149,29 +166,32 @@ inline void* checked(void* p, size_t size) {
     std::_Exit(kExitNoMemory);
   }
   const uintptr_t align = size >= 16 ? 16 : 8;
-  if (reinterpret_cast<uintptr_t>(p) % align != 0) corrupt(p, "misaligned", size);
+  if (reinterpret_cast<uintptr_t>(p) % align != 0)
+    corrupt_at(reinterpret_cast<uintptr_t>(p), "misaligned", size);
   return p;
 }
 
-// Writes the header and the pattern; kMinBlock <= size <= kMaxBlock.
-inline void stamp(void* p, size_t size, uint64_t tag) {
+// Writes the header and the pattern; kMinBlock <= size <= kMaxBlock. A stride other than
+// kTouchStride (a multiple of it, e.g. 4096 for one write per page of a large block) must be
+// given to check() as well.
+inline void stamp(void* p, size_t size, uint64_t tag, size_t stride = kTouchStride) {
   tag &= 0xffffff;
   auto* b = static_cast<uint8_t*>(p);
   const uint64_t header = uint64_t(size) | (tag << 40);
   std::memcpy(b, &header, sizeof header);
-  for (size_t off = kTouchStride; off < size; off += kTouchStride) b[off] = pattern(tag, off);
+  for (size_t off = stride; off < size; off += stride) b[off] = pattern(tag, off);
   if (size > sizeof header) b[size - 1] = pattern(tag, size - 1);
 }
 
 // Verifies a stamped block and returns its size, taken from the header.
-inline size_t check(const void* p) {
+inline size_t check(const void* p, size_t stride = kTouchStride) {
   const auto* b = static_cast<const uint8_t*>(p);
   uint64_t header;
   std::memcpy(&header, b, sizeof header);
   const size_t size = size_t(header & ((uint64_t(1) << 40) - 1));
   const uint64_t tag = header >> 40;
   if (size < kMinBlock || size > kMaxBlock) corrupt(p, "bad header", size);
-  for (size_t off = kTouchStride; off < size; off += kTouchStride)
+  for (size_t off = stride; off < size; off += stride)
     if (b[off] != pattern(tag, off)) corrupt(p, "pattern overwritten", size);
   if (size > sizeof header && b[size - 1] != pattern(tag, size - 1))
     corrupt(p, "last byte overwritten", size);
