@@ -47,7 +47,7 @@ void maybe_huge_pages(void* p, size_t size) {
 void* huge_malloc(size_t size, size_t align) {
   size_t off = block_offset(align);
   if (size > kMaxRequest || off > kMaxAlign) return nullptr;
-  size_t map = align_up(off + size, kGranule);
+  size_t map = align_up(off + (size ? size : 1), kGranule);  // the block lies inside the mapping
   size_t map_align = align > kGranule ? align : kGranule;
   auto* h = static_cast<HugeHeader*>(os::map_aligned(map, map_align));
   if (!h) return nullptr;

@@ -54,8 +54,9 @@ bool addr2line(const char* module, uintptr_t addr, char* func, size_t fcap, char
     dup2(fd[1], 1);
     int null = open("/dev/null", 0);
     if (null >= 0) dup2(null, 2);
-    // A clean environment: without it addr2line would run under this library too.
-    const char* envp[] = {"LC_ALL=C", nullptr};
+    // A clean environment: addr2line must not run under this library (its own leak report would
+    // call addr2line again); should it be preloaded anyway (ld.so.preload), reports stay off.
+    const char* envp[] = {"LC_ALL=C", "MALLOCIM_DEBUG_LEAKS=0", "MALLOCIM_DEBUG_SYMBOLIZE=0", nullptr};
     execve(kAddr2line, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
     _exit(127);
   }

@@ -49,3 +49,12 @@ TEST(Huge, ReallocKeepsContentsWhileGrowingAndShrinking) {
   EXPECT_EQ(h->map_size, align_up(h->offset + n, kGranule)) << "shrinking unmaps the tail";
   huge_free(h, p);
 }
+
+TEST(Huge, ZeroBytesAtAGranuleAlignmentIsStillInsideItsMapping) {
+  // Found by the fuzzer: with the block a whole granule into the mapping, a 0-byte request
+  // mapped nothing beyond it, and the block was not found again on free.
+  void* p = huge_malloc(0, kGranule);
+  ASSERT_NE(p, nullptr);
+  ASSERT_NE(segmap_lookup(p), nullptr);
+  huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(p)), p);
+}
