@@ -14,6 +14,11 @@ namespace {
 
 constexpr int kSlots = 64;
 
+// Operations checked against the model, printed at exit (a divergence aborts, so a printed
+// count means none was seen).
+unsigned long long g_ops = 0;
+void print_ops() { fprintf(stderr, "alloc_fuzzer: %llu operations checked, 0 divergences\n", g_ops); }
+
 struct Live {
   unsigned char* p;
   size_t size;
@@ -73,12 +78,18 @@ void check_new(const Live& l, Live* slots) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  atexit(print_ops);
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Live slots[kSlots] = {};
   Input in{data, size};
   while (in.left) {
     uint64_t op = in.take(1);
     Live& s = slots[in.take(1) % kSlots];
+    ++g_ops;
     if (s.p) check_contents(s);
     switch (op % 6) {
       case 0: case 1: {  // free what is there, allocate anew
