@@ -49,6 +49,8 @@ struct im_stats {
   size_t threads_live;     /* thread heaps in use now */
 };
 MALLOCIM_API void im_stats_get(struct im_stats* out);
+/* The memory summary (what MALLOCIM_STATS=1 prints at exit) on stderr, now. */
+MALLOCIM_API void im_stats_print(void);
 
 MALLOCIM_API const char* im_version(void);
 

@@ -10,6 +10,7 @@
 #include "core/page_pool.h"
 #include "core/purge.h"
 #include "debug/report.h"
+#include "stats/stats.h"
 #include "platform/os.h"
 #include "policy/options.h"
 
@@ -37,6 +38,7 @@ Heap* g_free_heaps = nullptr;
 uint8_t* g_heap_chunk = nullptr;
 size_t g_heap_chunk_left = 0;
 size_t g_heaps_live = 0, g_heaps_created = 0;
+uint64_t g_exited_slow_calls = 0;
 
 // ---- pages abandoned by exited threads, by size class ----------------------------------------
 SpinLock g_abandon_lock;
@@ -73,6 +75,7 @@ Heap* heap_struct_alloc() {
 
 void heap_struct_free(Heap* h) {
   LockGuard g(g_heap_lock);
+  g_exited_slow_calls += h->slow_calls;
   if (h->prev) h->prev->next = h->next; else g_live_heaps = h->next;
   if (h->next) h->next->prev = h->prev;
   h->next = g_free_heaps;
@@ -289,6 +292,7 @@ void* heap_malloc_slow(Heap* h, unsigned c) {
     return heap_malloc_small(h, class_size(c));
   }
   h->slow_calls++;
+  if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   PageQueue& q = h->queues[c];
   // Round 0: the class's queue. Round 1: after a look at a few full pages. Round 2: when other
   // threads free this heap's blocks, after a look at every full page, before taking a new one.
@@ -460,7 +464,9 @@ size_t abandoned_sweep() {
 
 HeapFigures heap_figures() {
   LockGuard g(g_heap_lock);
-  return {g_heaps_live, g_heaps_created};
+  uint64_t slow = g_exited_slow_calls;
+  for (Heap* h = g_live_heaps; h; h = h->next) slow += __atomic_load_n(&h->slow_calls, __ATOMIC_RELAXED);
+  return {g_heaps_live, g_heaps_created, slow};
 }
 
 SpinLock& heap_registry_lock() { return g_heap_lock; }

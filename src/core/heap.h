@@ -52,6 +52,7 @@ size_t abandoned_sweep();  // collects abandoned pages that have emptied; return
 struct HeapFigures {
   size_t live;
   size_t created;
+  uint64_t slow_calls;  // slow-path entries of live heaps and of exited ones
 };
 HeapFigures heap_figures();
 

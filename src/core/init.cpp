@@ -10,6 +10,7 @@
 #include "core/segmap.h"
 #include "platform/os.h"
 #include "policy/options.h"
+#include "stats/stats.h"
 
 namespace mallocim {
 
@@ -60,6 +61,7 @@ bool init_slow() {
   for (int i = 0; i < kForkLocks; ++i) g_fork_locks[i] = locks[i];
   __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
   pthread_atfork(fork_prepare, fork_release, fork_release);
+  stats_install();
   return true;
 }
 

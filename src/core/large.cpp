@@ -6,6 +6,7 @@
 #include "core/purge.h"
 #include "core/secret.h"
 #include "debug/report.h"
+#include "stats/stats.h"
 #include "platform/os.h"
 
 namespace mallocim {
@@ -234,6 +235,7 @@ LargeHdr* checked_hdr(LargeRegion* r, const void* p) {
 }  // namespace
 
 void* large_malloc(Heap* h, size_t size, size_t align) {
+  if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   uint64_t now = os::now_ms();
   LargeRegion* pref = h != &g_empty_heap ? h->large_region : nullptr;
   size_t need = block_need(size) + (align > 16 ? align + kMinBlock : 0);
@@ -356,7 +358,7 @@ size_t large_purge(uint64_t older_than_ms, bool wait_for_locks) {
   return released;
 }
 
-LargeFigures large_figures() {
+LargeFigures large_figures(unsigned char* vec, size_t vec_size) {
   LargeFigures fig{};
   size_t page = os::hw().page_size;
   for (LargeRegion* r = g_regions.load(std::memory_order_acquire); r; r = r->next) {
@@ -364,19 +366,24 @@ LargeFigures large_figures() {
     fig.regions++;
     fig.mapped += r->size;
     fig.live += r->used_bytes;
+    bool known = vec && r->size / page <= vec_size && os::residency(r, r->size, vec);
     for (unsigned b = 0; b < kLargeBins; ++b) {
       for (LargeFree* f = r->bins[b]; f; f = f->next) {
         size_t s = hdr_size(&f->hdr);
         fig.free_blocks++;
-        if (f->hdr.flags & kPurged) {
-          uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
-          uintptr_t hi = align_down(uintptr_t(f) + s, page);
-          size_t purged = hi > lo ? hi - lo : 0;
-          fig.purged += purged;
-          fig.free += s - purged;
-        } else {
-          fig.free += s;
+        // Pages wholly inside the block, past its header and links, are the ones purge can drop.
+        uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
+        uintptr_t hi = align_down(uintptr_t(f) + s, page);
+        size_t interior = hi > lo ? hi - lo : 0;
+        size_t resident = interior;
+        if (known) {
+          resident = 0;
+          for (uintptr_t a = lo; a < hi; a += page) resident += (vec[(a - uintptr_t(r)) / page] & 1) * page;
+        } else if (f->hdr.flags & kPurged) {
+          resident = 0;
         }
+        fig.purged += interior - resident;
+        fig.free += s - (interior - resident);
       }
     }
   }

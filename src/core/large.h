@@ -42,7 +42,9 @@ size_t large_purge(uint64_t older_than_ms, bool wait_for_locks);
 struct LargeFigures {
   size_t regions, mapped, live, free, purged, free_blocks;
 };
-LargeFigures large_figures();
+// vec: scratch for the residency of a region (kLargeRegionSize / page size bytes), or null to
+// count free blocks not yet purged as resident.
+LargeFigures large_figures(unsigned char* vec = nullptr, size_t vec_size = 0);
 
 // For fork: every region lock, in list order.
 void large_lock_all();

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "platform/os.h"
 #include "policy/options.h"
@@ -38,12 +39,16 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
       continue;
     }
     ++f;
+    unsigned width = 0;  // right-aligned field width, for %Ns only
+    while (*f >= '0' && *f <= '9') width = width * 10 + unsigned(*f++ - '0');
     bool z = false;
     if (*f == 'z') z = true, ++f;
     switch (*f) {
       case 's': {
         const char* s = va_arg(ap, const char*);
-        o.puts(s ? s : "(null)");
+        if (!s) s = "(null)";
+        for (size_t n = strlen(s); n < width; ++n) o.put(' ');
+        o.puts(s);
         break;
       }
       case 'd': {

@@ -133,7 +133,7 @@ MI_EXPORT struct mallinfo mallinfo(void) {
   return mi;
 }
 
-MI_EXPORT void malloc_stats(void) { stats_print(); }
+MI_EXPORT void malloc_stats(void) { stats_print("on malloc_stats()"); }
 
 // glibc tuning knobs do not apply; accept them so programs that set them run unchanged.
 MI_EXPORT int mallopt(int param, int value) { return 1; }

@@ -35,12 +35,20 @@ bool remap_to(void* p, size_t old_size, void* dst, size_t new_size);
 // 64 random bits from the kernel (the auxiliary vector's AT_RANDOM; getrandom as a fallback).
 uint64_t random_u64();
 
+// Which base pages of [p, p+size) are resident: vec[i] & 1 for page i (p page-aligned).
+bool residency(const void* p, size_t size, unsigned char* vec);
+
 // Monotonic milliseconds (vDSO, no system call on Linux).
 uint64_t now_ms();
 // Resident set size of the process in bytes (reads /proc/self/statm).
 size_t rss_bytes();
+// Peak resident set size (VmHWM of /proc/self/status), in bytes.
+size_t peak_rss_bytes();
 
 void write_stderr(const char* s, size_t n);
+int process_id();
+// The program's short name (/proc/self/comm), for reports.
+void program_name(char* buf, size_t cap);
 const char* getenv(const char* name);
 [[noreturn]] void abort_process();
 void yield_cpu();

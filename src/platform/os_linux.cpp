@@ -106,6 +106,10 @@ bool remap_to(void* p, size_t old_size, void* dst, size_t new_size) {
   return mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst;
 }
 
+bool residency(const void* p, size_t size, unsigned char* vec) {
+  return mincore(const_cast<void*>(p), size, vec) == 0;
+}
+
 uint64_t random_u64() {
   uint64_t v = 0;
   if (const auto* r = reinterpret_cast<const uint8_t*>(getauxval(AT_RANDOM))) {
@@ -132,6 +136,27 @@ size_t rss_bytes() {
   while (*s && *s != ' ') ++s;  // skip total size
   while (*s == ' ') ++s;
   return parse_size(s) * g_hw.page_size;
+}
+
+size_t peak_rss_bytes() {
+  char buf[4096];
+  if (read_small_file("/proc/self/status", buf, sizeof buf) <= 0) return 0;
+  const char* s = strstr(buf, "VmHWM:");
+  if (!s) return 0;
+  s += 6;
+  while (*s == ' ' || *s == '\t') ++s;
+  return parse_size(s) * 1024;
+}
+
+int process_id() { return int(getpid()); }
+
+void program_name(char* buf, size_t cap) {
+  long n = read_small_file("/proc/self/comm", buf, cap);
+  if (n <= 0) {
+    buf[0] = 0;
+    return;
+  }
+  if (buf[n - 1] == '\n') buf[n - 1] = 0;
 }
 
 void write_stderr(const char* s, size_t n) {

@@ -12,6 +12,8 @@ namespace mallocim {
   X(thp,                 0,    "1: ask for transparent huge pages on huge blocks (if the kernel offers them)")        \
   X(abort_on_error,      1,    "1: abort after reporting a misuse (invalid or double free); 0: report and go on")     \
   X(verbose,             0,    "1: print the options in force and warnings on stderr")                               \
+  X(stats,               0,    "1: print a memory summary on stderr at exit (./mallocim run --stats)")               \
+  X(stats_signal,        0,    "a signal number (e.g. 12, SIGUSR2): print the summary when it arrives")             \
   X(debug_quarantine_mb, 64,   "debug heap: MiB of freed blocks held back (poisoned) to catch writes after free")     \
   X(debug_leaks,         0,    "debug heap: 1: report blocks still live at exit, grouped by allocating stack")        \
   X(debug_symbolize,     1,    "debug heap: 1: resolve file:line with addr2line in reports")

@@ -1,42 +1,71 @@
 #include "stats/stats.h"
 
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/heap.h"
 #include "core/huge.h"
 #include "core/init.h"
+#include "core/lock.h"
 #include "core/large.h"
 #include "core/page_pool.h"
 #include "debug/report.h"
 #include "platform/os.h"
+#include "policy/options.h"
 
 namespace mallocim {
 
-void stats_collect(im_stats* out) {
+std::atomic<int> g_stats_signal_seen{0};
+
+namespace {
+
+struct ClassFigures {
+  size_t blocks, pages, carved_bytes;
+};
+
+// Resident bytes of [lo, hi) according to vec, the residency of the region starting at base.
+size_t resident_in(const unsigned char* vec, uintptr_t base, uintptr_t lo, uintptr_t hi, size_t page) {
+  size_t n = 0;
+  for (uintptr_t a = align_up(lo, page); a + page <= hi; a += page) n += vec[(a - base) / page] & 1;
+  return n * page;
+}
+
+// Walks the segments once for the totals and, if asked, the per-class figures. What is resident
+// is asked of the kernel (mincore, one call per segment or region), not assumed.
+void collect(im_stats* out, ClassFigures* classes) {
   memset(out, 0, sizeof *out);
   if (!ensure_init()) return;
   size_t page = os::hw().page_size;
+  static unsigned char vec[kLargeRegionSize / 4096];  // under the pool lock / one caller at a time
+  static SpinLock vec_lock;
+  LockGuard vg(vec_lock);
   // Small objects: live = blocks handed out (frees still in flight from other threads count as
-  // live until the owner collects them); free = carved but unused blocks and free pages.
+  // live until the owner collects them); free = resident memory of pages not holding live blocks.
   pool_for_each_segment([&](Segment* s) {
     out->segments++;
+    bool known = kSegmentSize / page <= sizeof vec && os::residency(s, kSegmentSize, vec);
     for (unsigned i = 1; i < kPagesPerSegment; ++i) {
       const Page& pg = s->pages[i];
-      if (pg.state == PageState::free) {
-        (pg.purged ? out->purged_bytes : out->free_bytes) += kPageSize;
-      } else {  // blocks never carved were never touched: mapped, not resident
-        size_t live = size_t(pg.used) * pg.block_size;
-        size_t carved = size_t(pg.capacity) * pg.block_size;
-        out->small_live_bytes += live;
-        out->free_bytes += carved - live;
-        out->purged_bytes += kPageSize - carved;
+      uintptr_t start = uintptr_t(s) + (uintptr_t(i) << kPageShift);
+      size_t resident = known ? resident_in(vec, uintptr_t(s), start, start + kPageSize, page) : kPageSize;
+      size_t live = pg.state == PageState::free ? 0 : size_t(pg.used) * pg.block_size;
+      if (resident < live) resident = live;
+      out->small_live_bytes += live;
+      out->free_bytes += resident - live;
+      out->purged_bytes += kPageSize - resident;
+      if (classes && pg.state != PageState::free) {
+        ClassFigures& c = classes[pg.size_class];
+        c.blocks += pg.used;
+        c.pages++;
+        c.carved_bytes += resident;
       }
     }
   });
   out->metadata_bytes += out->segments * align_up(sizeof(Segment), page);
   out->mapped_bytes += out->segments * kSegmentSize;
 
-  LargeFigures lf = large_figures();
+  LargeFigures lf = large_figures(vec, sizeof vec);
   out->large_regions = lf.regions;
   out->large_live_bytes = lf.live;
   out->free_bytes += lf.free;
@@ -57,22 +86,89 @@ void stats_collect(im_stats* out) {
   out->live_bytes = out->small_live_bytes + out->large_live_bytes + out->huge_live_bytes;
 }
 
-void stats_print() {
+// "12.3 MiB" / "512 KiB" / "77 B"
+const char* human(char* buf, size_t cap, size_t bytes) {
+  if (bytes >= (size_t(1) << 20))
+    format(buf, cap, "%zu.%zu MiB", bytes >> 20, ((bytes & ((1u << 20) - 1)) * 10) >> 20);
+  else if (bytes >= 1024)
+    format(buf, cap, "%zu KiB", bytes >> 10);
+  else
+    format(buf, cap, "%zu B", bytes);
+  return buf;
+}
+
+void signal_handler(int) { g_stats_signal_seen.store(1, std::memory_order_relaxed); }
+void at_exit() { stats_print("at exit"); }
+
+}  // namespace
+
+void stats_collect(im_stats* out) { collect(out, nullptr); }
+
+void stats_print(const char* when) {
+  static ClassFigures classes[kNumClasses];
+  memset(classes, 0, sizeof classes);
   im_stats s;
-  stats_collect(&s);
-  size_t rss = os::rss_bytes();
-  report_line("malloc-im %s statistics", MALLOCIM_VERSION_STRING);
-  report_line("  rss              %zu KiB", rss >> 10);
-  report_line("  live             %zu KiB (small %zu, large %zu, huge %zu)", s.live_bytes >> 10,
-              s.small_live_bytes >> 10, s.large_live_bytes >> 10, s.huge_live_bytes >> 10);
-  report_line("  free, resident   %zu KiB", s.free_bytes >> 10);
-  report_line("  free, released   %zu KiB", s.purged_bytes >> 10);
-  report_line("  metadata         %zu KiB", s.metadata_bytes >> 10);
-  report_line("  mapped           %zu KiB in %zu segments, %zu large regions, %zu huge blocks",
-              s.mapped_bytes >> 10, s.segments, s.large_regions, s.huge_blocks);
-  report_line("  threads          %zu live, %zu seen", s.threads_live, s.threads_seen);
+  collect(&s, classes);
+  HeapFigures heaps = heap_figures();
+  size_t rss = os::rss_bytes(), hwm = os::peak_rss_bytes();
+  size_t ours = s.live_bytes + s.free_bytes + s.metadata_bytes;
+  char a[32], b[32], c[32], d[32];
+  char comm[64];
+  os::program_name(comm, sizeof comm);
+  report_line("==malloc-im== memory summary %s: pid %d (%s), malloc-im %s", when, os::process_id(), comm,
+              MALLOCIM_VERSION_STRING);
+  report_line("  RSS %s now, %s at the peak", human(a, sizeof a, rss), human(b, sizeof b, hwm));
+  report_line("  %12s  live: blocks handed out (small %s, large %s, huge %s)", human(a, sizeof a, s.live_bytes),
+              human(b, sizeof b, s.small_live_bytes), human(c, sizeof c, s.large_live_bytes),
+              human(d, sizeof d, s.huge_live_bytes));
+  report_line("  %12s  free but resident: held for reuse, given back after MALLOCIM_PURGE_DELAY_MS",
+              human(a, sizeof a, s.free_bytes));
+  report_line("  %12s  metadata: segment and region headers, thread heaps", human(a, sizeof a, s.metadata_bytes));
+  report_line("  %12s  not the allocator's: program, libraries, stacks (RSS minus the three above)",
+              human(a, sizeof a, rss > ours ? rss - ours : 0));
+  report_line("  %12s  released: mapped but not resident (purged, or never touched)",
+              human(a, sizeof a, s.purged_bytes));
+  report_line("  rounding waste is not measured yet (live counts whole blocks; it needs sampled sizes)");
+  report_line("  mapped %s: %zu segments, %zu large regions, %zu huge blocks", human(a, sizeof a, s.mapped_bytes),
+              s.segments, s.large_regions, s.huge_blocks);
+  report_line("  threads: %zu live, %zu seen; slow-path calls: %zu", s.threads_live, s.threads_seen,
+              size_t(heaps.slow_calls));
+  // The size classes holding the most memory.
+  report_line("  small size classes by resident bytes:");
+  for (int shown = 0; shown < 8; ++shown) {
+    int best = -1;
+    for (unsigned i = 0; i < kNumClasses; ++i)
+      if (classes[i].pages && (best < 0 || classes[i].carved_bytes > classes[best].carved_bytes)) best = int(i);
+    if (best < 0) break;
+    ClassFigures& f = classes[best];
+    size_t live = f.blocks * class_size(unsigned(best));
+    report_line("    %6zu B  %9zu blocks  %6zu pages  %s resident, %zu%% live", class_size(unsigned(best)),
+                f.blocks, f.pages, human(a, sizeof a, f.carved_bytes),
+                f.carved_bytes ? live * 100 / f.carved_bytes : 0);
+    f.pages = 0;
+  }
+}
+
+void stats_print_requested() {
+  int expected = 1;
+  if (!g_stats_signal_seen.compare_exchange_strong(expected, 0)) return;
+  char when[48];
+  format(when, sizeof when, "on signal %d", int(option(Opt::stats_signal)));
+  stats_print(when);
+}
+
+void stats_install() {
+  if (option(Opt::stats)) atexit(at_exit);
+  if (int sig = int(option(Opt::stats_signal))) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = signal_handler;
+    sa.sa_flags = SA_RESTART;
+    sigaction(sig, &sa, nullptr);
+  }
 }
 
 }  // namespace mallocim
 
 extern "C" void im_stats_get(struct im_stats* out) { mallocim::stats_collect(out); }
+extern "C" void im_stats_print(void) { mallocim::stats_print("on request"); }

@@ -1,12 +1,24 @@
 // Process-wide figures, gathered by walking the allocator's own structures (no counters on the
-// fast path). Used by im_stats_get, mallinfo/mallinfo2 and malloc_stats.
+// fast path). Used by im_stats_get, mallinfo/mallinfo2, malloc_stats and the summary that
+// MALLOCIM_STATS=1 (./mallocim run --stats) prints at exit or on a signal.
 #pragma once
+#include <atomic>
+
 #include "mallocim.h"
 
 namespace mallocim {
 
 void stats_collect(im_stats* out);
-// A short human-readable summary on stderr (malloc_stats()).
-void stats_print();
+// The summary on stderr; `when` says what asked for it ("at exit", "on signal 12", ...).
+void stats_print(const char* when);
+
+// Registers the exit hook and the signal handler the options ask for (called by init).
+void stats_install();
+
+// A signal handler cannot walk the heap safely (the thread it interrupted may hold a lock): it
+// only raises this flag, and the next slow path of any thread prints the summary.
+extern std::atomic<int> g_stats_signal_seen;
+inline bool stats_requested() { return g_stats_signal_seen.load(std::memory_order_relaxed) != 0; }
+void stats_print_requested();
 
 }  // namespace mallocim

@@ -13,6 +13,12 @@ TEST(Report, FormatsWithoutAllocating) {
   EXPECT_STREQ(buf, "a=-12 7 1099511627776 ff 0x1234 %");
 }
 
+TEST(Report, RightAlignsStringsToAWidth) {
+  char buf[32];
+  format(buf, sizeof buf, "[%6s][%2s]", "ab", "long");
+  EXPECT_STREQ(buf, "[    ab][long]");
+}
+
 TEST(Report, TruncatesAtCapacity) {
   char buf[8];
   size_t n = format(buf, sizeof buf, "%s", "0123456789");
