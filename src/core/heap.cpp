@@ -240,15 +240,7 @@ void full_scan(Heap* h, size_t limit) {
   }
 }
 
-MI_INLINE void* page_pop(Page* pg) {
-  Block* b = pg->free;
-  Block* next = link_decode(pg, b);
-  if (MI_UNLIKELY(!link_plausible(b, next))) return heap_list_damaged(pg, b);
-  pg->free = next;
-  b->link = 0;
-  pg->used++;
-  return b;
-}
+MI_INLINE void* page_pop(Page* pg) { return page_take(pg, pg->free); }
 
 void page_to_pool_or_cache(Heap* h, Page* pg) {
   pg->state = PageState::free;

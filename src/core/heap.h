@@ -56,18 +56,21 @@ struct HeapFigures {
 };
 HeapFigures heap_figures();
 
+// Takes b, the first block of pg's free list; the link it leaves behind is checked first.
+MI_INLINE void* page_take(Page* pg, Block* b) {
+  Block* next = link_decode(pg, b);
+  if (MI_UNLIKELY(!link_plausible(b, next))) return heap_list_damaged(pg, b);
+  pg->free = next;
+  b->link = 0;  // a live block never reads as a free one
+  pg->used++;
+  return b;
+}
+
 MI_INLINE void* heap_malloc_small(Heap* h, size_t size) {
   unsigned c = size_to_class(size);
   Page* pg = h->direct[c];
   Block* b = pg->free;
-  if (MI_LIKELY(b != nullptr)) {
-    Block* next = link_decode(pg, b);
-    if (MI_UNLIKELY(!link_plausible(b, next))) return heap_list_damaged(pg, b);
-    pg->free = next;
-    b->link = 0;
-    pg->used++;
-    return b;
-  }
+  if (MI_LIKELY(b != nullptr)) return page_take(pg, b);
   return heap_malloc_slow(h, c);
 }
 
