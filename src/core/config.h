@@ -6,7 +6,6 @@
 
 #define MI_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MI_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define MI_NOINLINE __attribute__((noinline))
 #define MI_INLINE inline __attribute__((always_inline))
 
 namespace mallocim {

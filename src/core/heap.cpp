@@ -404,8 +404,6 @@ void heap_release_cached(Heap* h) {
       page_collect(pg);
       if (pg->used == 0) {
         queue_remove(q, pg);
-        pg->state = PageState::free;
-        pg->owner.store(nullptr, std::memory_order_relaxed);
         pool_return_page(pg, now);
       }
       pg = next;

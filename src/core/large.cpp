@@ -404,6 +404,5 @@ void large_unlock_all() {
   g_list_lock.unlock();
 }
 
-SpinLock& large_list_lock() { return g_list_lock; }
 
 }  // namespace mallocim

@@ -49,6 +49,5 @@ LargeFigures large_figures(unsigned char* vec = nullptr, size_t vec_size = 0);
 // For fork: every region lock, in list order.
 void large_lock_all();
 void large_unlock_all();
-SpinLock& large_list_lock();
 
 }  // namespace mallocim

@@ -33,8 +33,6 @@ class SpinLock {
   }
   void unlock() { holder_.store(0, std::memory_order_release); }
   bool held_by_me() const { return holder_.load(std::memory_order_relaxed) == os::thread_id(); }
-  // After fork, in the child: the holders other than this thread no longer exist.
-  void reset() { holder_.store(0, std::memory_order_relaxed); }
 
  private:
   std::atomic<uintptr_t> holder_{0};

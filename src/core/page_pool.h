@@ -14,9 +14,6 @@ void pool_return_page(Page* pg, uint64_t now_ms);
 // returns bytes given back to the OS.
 size_t pool_purge(uint64_t older_than_ms);
 
-// Usable bytes of a page (page 0 of a segment holds the header and is never handed out).
-MI_INLINE size_t page_usable_bytes() { return kPageSize; }
-
 struct PoolFigures {
   size_t segments;
   size_t free_pages_dirty;

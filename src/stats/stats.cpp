@@ -7,7 +7,6 @@
 #include "core/heap.h"
 #include "core/huge.h"
 #include "core/init.h"
-#include "core/lock.h"
 #include "core/large.h"
 #include "core/page_pool.h"
 #include "debug/report.h"
@@ -37,9 +36,7 @@ void collect(im_stats* out, ClassFigures* classes) {
   memset(out, 0, sizeof *out);
   if (!ensure_init()) return;
   size_t page = os::hw().page_size;
-  static unsigned char vec[kLargeRegionSize / 4096];  // under the pool lock / one caller at a time
-  static SpinLock vec_lock;
-  LockGuard vg(vec_lock);
+  unsigned char vec[kLargeRegionSize / 4096];  // residency of one segment or region (4 KiB pages)
   // Small objects: live = blocks handed out (frees still in flight from other threads count as
   // live until the owner collects them); free = resident memory of pages not holding live blocks.
   pool_for_each_segment([&](Segment* s) {
