@@ -7,6 +7,7 @@
 #include "core/init.h"
 #include "core/large.h"
 #include "core/purge.h"
+#include "core/sample.h"
 #include "debug/report.h"
 #include "mallocim.h"
 
@@ -32,7 +33,9 @@ void* alloc_large_or_huge(size_t size, size_t align) {
   if (!ensure_init()) return out_of_memory();
   void* p = size <= kLargeMax && align <= kLargeMax ? large_malloc(t_heap, size, align)
                                                     : huge_malloc(size, align);
-  return p ? p : out_of_memory();
+  if (!p) return out_of_memory();
+  if (MI_UNLIKELY(g_sampling)) sample_count_large(p, size);
+  return p;
 }
 
 void dealloc_other(RegionHeader* r, void* p) {
@@ -44,6 +47,7 @@ void dealloc_other(RegionHeader* r, void* p) {
     return;
   }
   int saved_errno = errno;
+  if (MI_UNLIKELY(g_sampling)) sample_on_free(p);
   if (r->kind == RegionKind::large)
     large_free(reinterpret_cast<LargeRegion*>(r), p);
   else
@@ -85,7 +89,9 @@ void* realloc_impl(void* p, size_t size) {
   }
   if (size > kMaxRequest) return out_of_memory();
   size_t old = usable_size(p);
-  if (r->kind == RegionKind::small) {
+  if (MI_UNLIKELY(g_sampling) && r->kind != RegionKind::small && sample_is_sampled(p)) {
+    // A sampled block moves, so that the profile sees a free and a new allocation.
+  } else if (r->kind == RegionKind::small) {
     if (size <= old && size >= old / 2) return p;
   } else if (r->kind == RegionKind::large) {
     if (size > kSmallMax && size <= kLargeMax &&

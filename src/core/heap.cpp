@@ -9,7 +9,9 @@
 #include "core/secret.h"
 #include "core/page_pool.h"
 #include "core/purge.h"
+#include "core/sample.h"
 #include "debug/report.h"
+#include "stats/profile.h"
 #include "stats/stats.h"
 #include "platform/os.h"
 #include "policy/options.h"
@@ -69,7 +71,7 @@ Heap* heap_struct_alloc() {
   if (g_live_heaps) g_live_heaps->prev = h;
   g_live_heaps = h;
   ++g_heaps_live;
-  ++g_heaps_created;
+  h->thread_no = uint32_t(++g_heaps_created);
   return h;
 }
 
@@ -102,7 +104,10 @@ void queue_remove(PageQueue& q, Page* p) {
   p->next = p->prev = nullptr;
 }
 MI_INLINE void sync_direct(Heap* h, unsigned c) {
-  h->direct[c] = h->queues[c].first ? h->queues[c].first : &g_empty_page;
+  Page* first = h->queues[c].first;
+  // While sampling, a page serves the fast path only once the slow path has counted its list.
+  if (MI_UNLIKELY(g_sampling) && first != h->direct[c]) first = nullptr;
+  h->direct[c] = first ? first : &g_empty_page;
 }
 
 // ---- pages ----------------------------------------------------------------------------------
@@ -170,7 +175,7 @@ void page_init(Page* pg, Heap* h, unsigned c) {
   pg->reserved = uint32_t(kPageSize / pg->block_size);
   pg->capacity = 0;
   pg->used = 0;
-  pg->free = pg->local_free = nullptr;
+  pg->free = pg->local_free = pg->sample_rest = nullptr;
   pg->thread_free.store(0, std::memory_order_relaxed);
   pg->state = PageState::queued;
   pg->owner.store(h, std::memory_order_release);
@@ -242,6 +247,16 @@ void full_scan(Heap* h, size_t limit) {
 
 MI_INLINE void* page_pop(Page* pg) { return page_take(pg, pg->free); }
 
+// pg, the front page of class c, serves this allocation and, through h->direct, the next ones.
+MI_INLINE void* page_hand_out(Heap* h, Page* pg, unsigned c, size_t size) {
+  if (MI_UNLIKELY(g_sampling)) {
+    h->direct[c] = pg;
+    if (!pg->sample_rest)
+      if (void* p = sample_arm(h, pg, size)) return p;
+  }
+  return page_pop(pg);
+}
+
 void page_to_pool_or_cache(Heap* h, Page* pg) {
   pg->state = PageState::free;
   pg->owner.store(nullptr, std::memory_order_relaxed);
@@ -255,6 +270,7 @@ void page_to_pool_or_cache(Heap* h, Page* pg) {
 }
 
 void abandon_or_release(Page* pg) {
+  page_unstash(pg);
   page_collect(pg);
   if (pg->used == 0)
     pool_return_page(pg, os::now_ms());
@@ -269,27 +285,31 @@ Heap* heap_for_thread() {
   if (!ensure_init()) return nullptr;
   Heap* h = heap_struct_alloc();
   if (!h) return nullptr;
+  if (g_sampling) sample_heap_init(h);
   t_heap = h;
   pthread_setspecific(g_heap_key, h);  // its destructor runs heap_thread_exit
   return h;
 }
 
-void* heap_malloc_slow(Heap* h, unsigned c) {
+void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
   if (h == &g_empty_heap) {
     h = heap_for_thread();
     if (!h) {
       errno = ENOMEM;
       return nullptr;
     }
-    return heap_malloc_small(h, class_size(c));
+    return heap_malloc_small(h, size);
   }
   h->slow_calls++;
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
+  if (MI_UNLIKELY(g_sampling)) profile_tick();
   PageQueue& q = h->queues[c];
   // Round 0: the class's queue. Round 1: after a look at a few full pages. Round 2: when other
   // threads free this heap's blocks, after a look at every full page, before taking a new one.
   for (int round = 0; round < 3; ++round) {
     for (Page* pg = q.first; pg;) {
+      if (MI_UNLIKELY(pg->sample_rest != nullptr) && !pg->free)
+        if (void* p = sample_at_cut(h, pg, size)) return p;
       if (page_collect(pg)) h->remote_seen = true;
       if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
       if (pg->free) {
@@ -298,7 +318,7 @@ void* heap_malloc_slow(Heap* h, unsigned c) {
           queue_push_front(q, pg);
         }
         sync_direct(h, c);
-        return page_pop(pg);
+        return page_hand_out(h, pg, c, size);
       }
       Page* next = pg->next;
       queue_remove(q, pg);
@@ -318,7 +338,7 @@ void* heap_malloc_slow(Heap* h, unsigned c) {
   queue_push_front(q, pg);
   sync_direct(h, c);
   if (!pg->free) page_extend(pg);
-  return page_pop(pg);
+  return page_hand_out(h, pg, c, size);
 }
 
 void heap_page_event(Heap* h, Page* pg) {
@@ -376,7 +396,7 @@ void heap_free_suspect(Heap* h, Page* pg, Block* b) {
   auto* remote = reinterpret_cast<const Block*>(pg->thread_free.load(std::memory_order_acquire) &
                                                 kThreadFreePtrMask);
   if (list_contains(pg, pg->free, b) || list_contains(pg, pg->local_free, b) ||
-      list_contains(pg, remote, b)) {
+      list_contains(pg, remote, b) || list_contains(pg, pg->sample_rest, b)) {
     report_misuse("free", b, "block is already free (double free)");
     return;
   }
@@ -390,8 +410,8 @@ void* heap_list_damaged(Page* pg, Block* b) {
                 "free list damaged: a free block was written to (use after free, or an overflow "
                 "from the block before it)");
   // Going on (MALLOCIM_ABORT_ON_ERROR=0): abandon the damaged rest of the list.
-  pg->free = nullptr;
-  return heap_malloc_slow(t_heap, pg->size_class);
+  pg->free = pg->sample_rest = nullptr;
+  return heap_malloc_slow(t_heap, pg->size_class, pg->block_size);
 }
 
 void heap_release_cached(Heap* h) {

@@ -31,6 +31,11 @@ struct Heap {
   Heap* next;                 // registry of live heaps / free list of heap structs
   Heap* prev;
   uint64_t slow_calls;        // slow-path entries (statistics)
+  // Sampling (core/sample.h): bytes to go until the next sample, per small class and one for
+  // large and huge blocks; the generator drawing the gaps; the thread's number in profiles.
+  int64_t sample_left[kNumClasses + 1];
+  uint64_t sample_rng;
+  uint32_t thread_no;
 };
 
 extern Page g_empty_page;
@@ -38,7 +43,7 @@ extern Heap g_empty_heap;
 extern __thread Heap* t_heap __attribute__((tls_model("initial-exec")));
 
 // Slow paths (heap.cpp).
-void* heap_malloc_slow(Heap* h, unsigned size_class);
+void* heap_malloc_slow(Heap* h, unsigned size_class, size_t size);
 void heap_page_event(Heap* h, Page* pg);  // a local free emptied a page or hit a full one
 void heap_free_remote(Page* pg, Block* b);
 void* heap_list_damaged(Page* pg, Block* b);       // a free-list link failed its check
@@ -71,7 +76,7 @@ MI_INLINE void* heap_malloc_small(Heap* h, size_t size) {
   Page* pg = h->direct[c];
   Block* b = pg->free;
   if (MI_LIKELY(b != nullptr)) return page_take(pg, b);
-  return heap_malloc_slow(h, c);
+  return heap_malloc_slow(h, c, size);
 }
 
 // Frees a block of a small segment.

@@ -6,10 +6,12 @@
 #include "core/large.h"
 #include "core/page_pool.h"
 #include "core/purge.h"
+#include "core/sample.h"
 #include "core/secret.h"
 #include "core/segmap.h"
 #include "platform/os.h"
 #include "policy/options.h"
+#include "stats/profile.h"
 #include "stats/stats.h"
 
 namespace mallocim {
@@ -45,6 +47,11 @@ void fork_release() {
     if (!g_fork_skipped[i]) g_fork_locks[i]->unlock();
 }
 
+void fork_child() {
+  fork_release();
+  profile_fork_child();
+}
+
 }  // namespace
 
 bool init_slow() {
@@ -54,14 +61,16 @@ bool init_slow() {
   os::init();
   g_secret = os::random_u64();
   options_init();
+  sample_init();
   if (!segmap_init()) return false;
   if (pthread_key_create(&g_heap_key, on_thread_exit) != 0) return false;
   SpinLock* locks[kForkLocks] = {&purge_lock(), &heap_registry_lock(), &heap_abandon_lock(),
                                  &pool_lock()};
   for (int i = 0; i < kForkLocks; ++i) g_fork_locks[i] = locks[i];
   __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
-  pthread_atfork(fork_prepare, fork_release, fork_release);
+  pthread_atfork(fork_prepare, fork_release, fork_child);
   stats_install();
+  profile_init();
   return true;
 }
 

@@ -53,6 +53,9 @@ struct alignas(64) Page {
   Page* next;      // queue, full list, pool or abandoned list
   Page* prev;
   uint64_t free_since_ms;  // for the delayed purge
+  // Sampling (core/sample.h): `free` cut short so that the fast path falls into the slow path
+  // exactly at the next sampled allocation; this holds the rest of the list.
+  Block* sample_rest;
 };
 
 struct Segment {

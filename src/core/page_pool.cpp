@@ -86,7 +86,7 @@ Page* pool_take_page() {
 void pool_return_page(Page* p, uint64_t now_ms) {
   p->state = PageState::free;
   p->owner.store(nullptr, std::memory_order_relaxed);
-  p->free = p->local_free = nullptr;
+  p->free = p->local_free = p->sample_rest = nullptr;
   p->used = p->capacity = p->reserved = 0;
   p->free_since_ms = now_ms;
   p->purged = false;

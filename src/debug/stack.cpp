@@ -81,18 +81,20 @@ bool addr2line(const char* module, uintptr_t addr, char* func, size_t fcap, char
 
 }  // namespace
 
-void stack_capture(Stack* out) {
-  out->depth = 0;
-  if (t_capturing) return;  // the unwinder itself allocating
+int stack_capture_frames(void** frames, int max) {
+  if (t_capturing) return 0;  // the unwinder itself allocating
   t_capturing = true;
   if (g_self_hi == 0) dl_iterate_phdr(find_self, reinterpret_cast<void*>(&stack_prepare));
-  void* buf[kStackFrames + 16];
-  int n = backtrace(buf, int(sizeof buf / sizeof buf[0]));
+  void* buf[64 + 16];
+  int n = backtrace(buf, max + 16 < 80 ? max + 16 : 80);
   t_capturing = false;
-  int i = 0;
+  int i = 0, depth = 0;
   while (i < n && in_self(buf[i])) ++i;  // the allocator's own frames
-  for (; i < n && out->depth < kStackFrames; ++i) out->frames[out->depth++] = buf[i];
+  for (; i < n && depth < max; ++i) frames[depth++] = buf[i];
+  return depth;
 }
+
+void stack_capture(Stack* out) { out->depth = stack_capture_frames(out->frames, kStackFrames); }
 
 void stack_prepare() {
   dl_iterate_phdr(find_self, reinterpret_cast<void*>(&stack_prepare));

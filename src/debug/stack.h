@@ -14,6 +14,8 @@ struct Stack {
 
 // Captures the calling program's stack (the allocator's own frames left out).
 void stack_capture(Stack* out);
+// The same into frames[0..max); returns the depth (0 when called from inside the unwinder).
+int stack_capture_frames(void** frames, int max);
 // Loads the unwinder ahead of time, outside any allocation, so capturing never recurses.
 void stack_prepare();
 // Prints "    #i 0xADDR function file:line (module)" lines on stderr.

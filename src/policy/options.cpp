@@ -13,6 +13,8 @@ int64_t g_options[int(Opt::count)] = {
 
 namespace {
 
+char g_profile_path[1024];  // copied: the program may change its environment later
+
 struct OptionInfo {
   const char* env;
   const char* help;
@@ -56,8 +58,16 @@ void options_init() {
     else
       report_warning("ignoring %s=%s: not an integer", name, v);
   }
+  if (const char* v = os::getenv("MALLOCIM_PROFILE")) {
+    size_t n = 0;
+    while (v[n] && n + 1 < sizeof g_profile_path) ++n;
+    if (v[n]) report_warning("ignoring MALLOCIM_PROFILE: path longer than %d bytes", int(sizeof g_profile_path) - 1);
+    else for (size_t i = 0; i <= n; ++i) g_profile_path[i] = v[i];
+  }
   if (option(Opt::verbose)) options_print();
 }
+
+const char* option_profile_path() { return g_profile_path; }
 
 void options_print() {
   for (int i = 0; i < int(Opt::count); ++i) {
@@ -65,6 +75,7 @@ void options_print() {
     upper_name(kInfo[i].env, name, sizeof name);
     report_line("malloc-im: %s=%d  (%s)", name, int(g_options[i]), kInfo[i].help);
   }
+  report_line("malloc-im: MALLOCIM_PROFILE=%s  (write a sampled allocation profile to this file)", g_profile_path);
 }
 
 }  // namespace mallocim

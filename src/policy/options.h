@@ -14,6 +14,8 @@ namespace mallocim {
   X(verbose,             0,    "1: print the options in force and warnings on stderr")                               \
   X(stats,               0,    "1: print a memory summary on stderr at exit (./mallocim run --stats)")               \
   X(stats_signal,        0,    "a signal number (e.g. 12, SIGUSR2): print the summary when it arrives")             \
+  X(profile_rate,        524288, "profile: mean bytes allocated between two samples (MALLOCIM_PROFILE)")            \
+  X(profile_interval_ms, 100,  "profile: ms between snapshots of RSS, live bytes and size classes")                 \
   X(debug_quarantine_mb, 64,   "debug heap: MiB of freed blocks held back (poisoned) to catch writes after free")     \
   X(debug_leaks,         0,    "debug heap: 1: report blocks still live at exit, grouped by allocating stack")        \
   X(debug_symbolize,     1,    "debug heap: 1: resolve file:line with addr2line in reports")
@@ -28,6 +30,10 @@ enum class Opt : int {
 extern int64_t g_options[int(Opt::count)];
 
 inline int64_t option(Opt o) { return g_options[int(o)]; }
+
+// The one text option, MALLOCIM_PROFILE: the file a sampled allocation profile goes to
+// (./mallocim run --profile FILE). Empty when unset.
+const char* option_profile_path();
 
 // Reads MALLOCIM_* from the environment; called once by init().
 void options_init();

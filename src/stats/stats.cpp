@@ -12,16 +12,13 @@
 #include "debug/report.h"
 #include "platform/os.h"
 #include "policy/options.h"
+#include "stats/profile.h"
 
 namespace mallocim {
 
 std::atomic<int> g_stats_signal_seen{0};
 
 namespace {
-
-struct ClassFigures {
-  size_t blocks, pages, carved_bytes;
-};
 
 // Resident bytes of [lo, hi) according to vec, the residency of the region starting at base.
 size_t resident_in(const unsigned char* vec, uintptr_t base, uintptr_t lo, uintptr_t hi, size_t page) {
@@ -81,6 +78,11 @@ void collect(im_stats* out, ClassFigures* classes) {
   out->threads_seen = heaps.created;
   out->metadata_bytes += heaps.created * sizeof(Heap);
   out->live_bytes = out->small_live_bytes + out->large_live_bytes + out->huge_live_bytes;
+  if (classes) {
+    size_t sampled[kNumClasses] = {};
+    profile_sampled_small(sampled);
+    for (unsigned c = 0; c < kNumClasses; ++c) classes[c].sampled = sampled[c];
+  }
 }
 
 // "12.3 MiB" / "512 KiB" / "77 B"
@@ -100,6 +102,10 @@ void at_exit() { stats_print("at exit"); }
 }  // namespace
 
 void stats_collect(im_stats* out) { collect(out, nullptr); }
+void stats_collect_classes(im_stats* out, ClassFigures* classes) {
+  memset(classes, 0, sizeof(ClassFigures) * kNumClasses);
+  collect(out, classes);
+}
 
 void stats_print(const char* when) {
   static ClassFigures classes[kNumClasses];
@@ -125,7 +131,14 @@ void stats_print(const char* when) {
               human(a, sizeof a, rss > ours ? rss - ours : 0));
   report_line("  %12s  released: mapped but not resident (purged, or never touched)",
               human(a, sizeof a, s.purged_bytes));
-  report_line("  rounding waste is not measured yet (live counts whole blocks; it needs sampled sizes)");
+  // Rounding waste: the share of sampled live bytes that was not asked for, applied to live.
+  SampleFigures sf = profile_live_figures();
+  if (sf.samples && sf.live)
+    report_line("  %12s  rounding waste (part of live): blocks larger than asked for, estimated from %zu samples",
+                human(a, sizeof a, size_t(double(s.live_bytes) * double(sf.live - sf.requested) / double(sf.live))),
+                sf.samples);
+  else
+    report_line("  rounding waste: not estimated (no sampled allocation is live)");
   report_line("  mapped %s: %zu segments, %zu large regions, %zu huge blocks", human(a, sizeof a, s.mapped_bytes),
               s.segments, s.large_regions, s.huge_blocks);
   report_line("  threads: %zu live, %zu seen; slow-path calls: %zu", s.threads_live, s.threads_seen,
@@ -135,14 +148,14 @@ void stats_print(const char* when) {
   for (int shown = 0; shown < 8; ++shown) {
     int best = -1;
     for (unsigned i = 0; i < kNumClasses; ++i)
-      if (classes[i].pages && (best < 0 || classes[i].carved_bytes > classes[best].carved_bytes)) best = int(i);
+      if ((classes[i].pages || classes[i].sampled) && (best < 0 || classes[i].carved_bytes > classes[best].carved_bytes)) best = int(i);
     if (best < 0) break;
     ClassFigures& f = classes[best];
     size_t live = f.blocks * class_size(unsigned(best));
     report_line("    %6zu B  %9zu blocks  %6zu pages  %s resident, %zu%% live", class_size(unsigned(best)),
-                f.blocks, f.pages, human(a, sizeof a, f.carved_bytes),
+                f.blocks + f.sampled, f.pages, human(a, sizeof a, f.carved_bytes),
                 f.carved_bytes ? live * 100 / f.carved_bytes : 0);
-    f.pages = 0;
+    f.pages = f.sampled = 0;
   }
 }
 

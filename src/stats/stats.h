@@ -9,6 +9,14 @@
 namespace mallocim {
 
 void stats_collect(im_stats* out);
+
+// Per small size class: blocks handed out from its pages, pages held, resident bytes of those
+// pages; and blocks of the class that were sampled (served by the large allocator instead).
+struct ClassFigures {
+  size_t blocks, pages, carved_bytes, sampled;
+};
+// stats_collect plus the per-class figures (classes: kNumClasses entries).
+void stats_collect_classes(im_stats* out, ClassFigures* classes);
 // The summary on stderr; `when` says what asked for it ("at exit", "on signal 12", ...).
 void stats_print(const char* when);
 

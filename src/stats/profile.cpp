@@ -1,0 +1,340 @@
+#include "stats/profile.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/lock.h"
+#include "core/sample.h"
+#include "core/size_class.h"
+#include "debug/report.h"
+#include "debug/stack.h"
+#include "platform/os.h"
+#include "policy/options.h"
+#include "stats/stats.h"
+
+namespace mallocim {
+namespace {
+
+constexpr int kFrames = 32;
+constexpr size_t kLiveSlots = size_t(1) << 18;   // sampled allocations live at once
+constexpr size_t kStackSlots = size_t(1) << 14;  // distinct call stacks
+
+struct LiveEntry {  // one sampled allocation not yet freed; addr 0: empty slot
+  uintptr_t addr;
+  uint64_t id;
+  uint64_t size;
+  uint64_t usable;
+  uint32_t small_class;  // a small block served by the large allocator: its class + 1; else 0
+};
+
+struct StackEntry {  // depth 0 and hash 0: empty slot
+  uint64_t hash;
+  uint32_t id;
+  uint32_t depth;
+  void* frames[kFrames];
+};
+
+SpinLock g_lock;
+bool g_active = false;  // sampling and recording (false in a forked child)
+int g_fd = -1;          // the profile file, or -1: samples kept in memory only
+LiveEntry* g_live = nullptr;
+size_t g_live_count = 0;
+StackEntry* g_stacks = nullptr;
+uint32_t g_stack_count = 0;
+uint64_t g_next_id = 0;
+uint64_t g_dropped = 0;  // samples the live table had no room for
+uint64_t g_start_ms = 0;
+std::atomic<uint64_t> g_next_snap_ms{0};
+char g_path[1100];
+
+// ---- output: a buffer flushed with write(2); nothing here allocates ---------------------------
+char g_buf[1 << 16];
+size_t g_len = 0;
+
+void flush() {
+  size_t off = 0;
+  while (off < g_len && g_fd >= 0) {
+    ssize_t w = write(g_fd, g_buf + off, g_len - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    off += size_t(w);
+  }
+  g_len = 0;
+}
+
+void emit(const char* line, size_t n) {
+  if (g_len + n > sizeof g_buf) flush();
+  if (n > sizeof g_buf) n = sizeof g_buf;
+  memcpy(g_buf + g_len, line, n);
+  g_len += n;
+}
+
+#define EMIT(...)                                   \
+  do {                                              \
+    char line_[1400];                               \
+    size_t n_ = format(line_, sizeof line_, __VA_ARGS__); \
+    emit(line_, n_);                                \
+  } while (0)
+
+uint64_t now_rel() { return os::now_ms() - g_start_ms; }
+
+// ---- the table of live samples: open addressing, linear probing, backward-shift deletion ------
+size_t slot_of(uintptr_t a) { return size_t(((a >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - 18)); }
+
+LiveEntry* live_find(uintptr_t a) {
+  for (size_t i = slot_of(a);; i = (i + 1) & (kLiveSlots - 1)) {
+    if (g_live[i].addr == a) return &g_live[i];
+    if (g_live[i].addr == 0) return nullptr;
+  }
+}
+
+bool live_insert(const LiveEntry& e) {
+  if (g_live_count + 1 >= kLiveSlots * 3 / 4) return false;
+  size_t i = slot_of(e.addr);
+  while (g_live[i].addr != 0) i = (i + 1) & (kLiveSlots - 1);
+  g_live[i] = e;
+  ++g_live_count;
+  return true;
+}
+
+void live_erase(LiveEntry* e) {
+  size_t i = size_t(e - g_live);
+  for (size_t j = i;;) {
+    j = (j + 1) & (kLiveSlots - 1);
+    if (g_live[j].addr == 0) break;
+    size_t home = slot_of(g_live[j].addr);
+    // Move j back to i when its home slot is not in (i, j] (cyclically).
+    bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (!stays) {
+      g_live[i] = g_live[j];
+      i = j;
+    }
+  }
+  g_live[i].addr = 0;
+  --g_live_count;
+}
+
+// ---- call stacks, each written once ----------------------------------------------------------
+uint32_t stack_intern(void* const* frames, int depth) {
+  if (depth == 0 || !g_stacks) return 0;
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < depth; ++i) h = (h ^ uintptr_t(frames[i])) * 1099511628211ull;
+  h |= 1;
+  for (size_t i = size_t(h >> 50) & (kStackSlots - 1), probes = 0; probes < kStackSlots;
+       i = (i + 1) & (kStackSlots - 1), ++probes) {
+    StackEntry& s = g_stacks[i];
+    if (s.hash == h && int(s.depth) == depth && memcmp(s.frames, frames, sizeof(void*) * size_t(depth)) == 0)
+      return s.id;
+    if (s.hash != 0) continue;
+    if (g_stack_count + 1 >= kStackSlots * 3 / 4) return 0;  // full: "unknown stack"
+    s.hash = h;
+    s.depth = uint32_t(depth);
+    s.id = ++g_stack_count;
+    memcpy(s.frames, frames, sizeof(void*) * size_t(depth));
+    char line[kFrames * 20 + 32];
+    size_t n = format(line, sizeof line, "stack %u", s.id);
+    for (int f = 0; f < depth; ++f) n += format(line + n, sizeof line - n, " 0x%zx", size_t(frames[f]));
+    n += format(line + n, sizeof line - n, "\n");
+    emit(line, n);
+    return s.id;
+  }
+  return 0;
+}
+
+// ---- snapshots ---------------------------------------------------------------------------------
+void snapshot(uint64_t t) {
+  im_stats s;
+  ClassFigures classes[kNumClasses];
+  stats_collect_classes(&s, classes);
+  size_t rss = os::rss_bytes();
+  LockGuard g(g_lock);
+  if (g_fd < 0) return;
+  EMIT("snap %zu %zu %zu %zu %zu %zu\n", size_t(t), rss, s.live_bytes, s.free_bytes, s.metadata_bytes,
+       s.purged_bytes);
+  for (unsigned c = 0; c < kNumClasses; ++c)
+    if (classes[c].pages)
+      EMIT("cls %zu %u %zu %zu\n", size_t(t), c, classes[c].blocks * class_size(c), classes[c].carved_bytes);
+  flush();
+}
+
+// ---- exit: where each address lies, for the report's symbols ----------------------------------
+void write_frame(uintptr_t pc) {
+  Dl_info info;
+  if (!dladdr(reinterpret_cast<void*>(pc - 1), &info) || !info.dli_fname) {
+    EMIT("frame 0x%zx 0x%zx - ?\n", size_t(pc), size_t(pc - 1));
+    return;
+  }
+  const char* module = info.dli_fname;
+  char self[512];
+  if (module[0] != '/') {  // the main program: dladdr gives its name as started
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+      self[len] = 0;
+      module = self;
+    }
+  }
+  // Shared objects and PIE programs are addressed from their load base, fixed-address ones not.
+  auto* ehdr = static_cast<const Elf64_Ehdr*>(info.dli_fbase);
+  uintptr_t vaddr = pc - 1 - (ehdr && ehdr->e_type == ET_DYN ? uintptr_t(info.dli_fbase) : 0);
+  EMIT("frame 0x%zx 0x%zx %s %s\n", size_t(pc), size_t(vaddr), info.dli_sname ? info.dli_sname : "-", module);
+}
+
+void write_frames() {
+  // Each distinct address once: a set in scratch memory given back afterwards.
+  size_t slots = 1;
+  while (slots < size_t(g_stack_count + 1) * kFrames * 2) slots <<= 1;
+  size_t bytes = align_up(slots * sizeof(uintptr_t), os::hw().page_size);
+  auto* seen = static_cast<uintptr_t*>(os::map_aligned(bytes, os::hw().page_size));
+  for (size_t i = 0; i < kStackSlots; ++i) {
+    const StackEntry& s = g_stacks[i];
+    for (uint32_t f = 0; f < s.depth; ++f) {
+      uintptr_t pc = uintptr_t(s.frames[f]);
+      if (seen) {
+        size_t k = size_t((pc * 0x9E3779B97F4A7C15ull) >> 20) & (slots - 1);
+        while (seen[k] != 0 && seen[k] != pc) k = (k + 1) & (slots - 1);
+        if (seen[k] == pc) continue;
+        seen[k] = pc;
+      }
+      write_frame(pc);
+    }
+  }
+  if (seen) os::unmap(seen, bytes);
+}
+
+void at_exit() {
+  if (!g_active || g_fd < 0) return;
+  snapshot(now_rel());
+  LockGuard g(g_lock);
+  write_frames();
+  EMIT("end %zu\n", size_t(now_rel()));
+  flush();
+  close(g_fd);
+  g_fd = -1;
+  if (option(Opt::verbose))
+    report_line("==malloc-im== profile: %zu samples written to %s", size_t(g_next_id), g_path);
+}
+
+// One file per process, FILE.<pid>: a program may start others (a shell, a wrapper script), each
+// with this library. An exec'ed image of the same process starts the file again.
+int open_profile(const char* path) {
+  format(g_path, sizeof g_path, "%s.%d", path, os::process_id());
+  int fd = open(g_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) report_warning("cannot write the profile to %s (errno %d); profiling is off", g_path, errno);
+  return fd;
+}
+
+}  // namespace
+
+void profile_init() {
+  if (!g_sampling) return;
+  size_t page = os::hw().page_size;
+  g_live = static_cast<LiveEntry*>(os::map_aligned(align_up(kLiveSlots * sizeof(LiveEntry), page), page));
+  if (!g_live) return;
+  g_start_ms = os::now_ms();
+  const char* path = option_profile_path();
+  if (path[0]) {
+    g_stacks = static_cast<StackEntry*>(os::map_aligned(align_up(kStackSlots * sizeof(StackEntry), page), page));
+    g_fd = g_stacks ? open_profile(path) : -1;
+  }
+  g_active = true;
+  if (g_fd < 0) return;
+  char exe[512] = "?";
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) exe[len] = 0;
+  int64_t interval = option(Opt::profile_interval_ms);
+  g_next_snap_ms.store(uint64_t(interval > 0 ? interval : 1), std::memory_order_relaxed);
+  LockGuard g(g_lock);
+  EMIT("mallocim-profile 1\n");
+  EMIT("meta pid %d\nmeta program %s\nmeta rate %zu\nmeta version %s\n", os::process_id(), exe,
+       size_t(sample_rate()), MALLOCIM_VERSION_STRING);
+  EMIT("meta page_size %zu\nmeta interval_ms %zu\n", os::hw().page_size, size_t(interval));
+  for (unsigned c = 0; c < kNumClasses; ++c) EMIT("class %u %zu\n", c, class_size(c));
+  flush();
+  atexit(at_exit);
+}
+
+void profile_record_alloc(void* p, size_t size, size_t usable, uint32_t thread_no, int small_class) {
+  if (!g_active) return;
+  void* frames[kFrames];
+  int depth = g_fd >= 0 ? stack_capture_frames(frames, kFrames) : 0;  // before the lock
+  uint64_t t = now_rel();
+  LockGuard g(g_lock);
+  if (!g_active) return;
+  LiveEntry e{uintptr_t(p), ++g_next_id, size, usable, uint32_t(small_class + 1)};
+  if (!live_insert(e)) {
+    ++g_dropped;
+    return;
+  }
+  if (g_fd < 0) return;
+  uint32_t sid = stack_intern(frames, depth);
+  EMIT("alloc %zu %zu %u %zu %zu %zu %u\n", size_t(t), size_t(e.id), sid, size, usable,
+       size_t(sample_weight(usable)), thread_no);
+}
+
+void profile_record_free(void* p) {
+  if (!g_active) return;
+  LockGuard g(g_lock);
+  if (!g_active || !g_live_count) return;
+  LiveEntry* e = live_find(uintptr_t(p));
+  if (!e) return;
+  uint64_t id = e->id;
+  live_erase(e);
+  if (g_fd >= 0) EMIT("free %zu %zu\n", size_t(now_rel()), size_t(id));
+}
+
+bool profile_is_sampled(const void* p) {
+  if (!g_active) return false;
+  LockGuard g(g_lock);
+  return g_live_count && live_find(uintptr_t(p)) != nullptr;
+}
+
+void profile_tick() {
+  if (g_fd < 0) return;
+  uint64_t t = now_rel(), due = g_next_snap_ms.load(std::memory_order_relaxed);
+  if (t < due) return;
+  int64_t interval = option(Opt::profile_interval_ms);
+  if (!g_next_snap_ms.compare_exchange_strong(due, t + uint64_t(interval > 0 ? interval : 1),
+                                              std::memory_order_relaxed))
+    return;  // another thread takes this one
+  snapshot(t);
+}
+
+void profile_fork_child() {
+  // The file and the buffer are the parent's. Nothing takes the lock once g_active is false
+  // (another thread may have held it at the fork).
+  g_active = false;
+  g_fd = -1;
+  g_len = 0;
+}
+
+void profile_sampled_small(size_t* blocks) {
+  if (!g_active) return;
+  LockGuard g(g_lock);
+  for (size_t i = 0, seen = 0; i < kLiveSlots && seen < g_live_count; ++i) {
+    if (!g_live[i].addr) continue;
+    ++seen;
+    if (g_live[i].small_class) blocks[g_live[i].small_class - 1]++;
+  }
+}
+
+SampleFigures profile_live_figures() {
+  SampleFigures f{};
+  if (!g_active) return f;
+  LockGuard g(g_lock);
+  for (size_t i = 0; i < kLiveSlots && f.samples < g_live_count; ++i) {
+    const LiveEntry& e = g_live[i];
+    if (!e.addr) continue;
+    uint64_t w = sample_weight(e.usable);
+    f.samples++;
+    f.live += w;
+    f.requested += size_t(double(w) * double(e.size) / double(e.usable ? e.usable : 1));
+  }
+  return f;
+}
+
+}  // namespace mallocim
