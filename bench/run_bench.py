@@ -16,6 +16,7 @@ import math
 import os
 import select
 import shutil
+import atexit
 import signal
 import statistics
 import sys
@@ -25,6 +26,18 @@ import time
 from dataclasses import dataclass, field
 
 ALLOCATORS = ["mallocim", "glibc", "jemalloc", "mimalloc", "tcmalloc"]
+# Variants asked for by name only (--allocators): malloc-im with profiling on, to measure what
+# the sampled profile costs side by side with the plain library.
+VARIANTS = ["mallocim-profile"]
+PROFILE_DIR = tempfile.mkdtemp(prefix="mallocim-bench-profile-")
+atexit.register(shutil.rmtree, PROFILE_DIR, True)
+
+
+def variant_env(allocator):
+    """Environment a variant adds to the allocator's run."""
+    if allocator == "mallocim-profile":
+        return {"MALLOCIM_PROFILE": os.path.join(PROFILE_DIR, "p")}
+    return {}
 PEER_LIBS = {
     "jemalloc": ["libjemalloc.so.2", "libjemalloc.so"],
     "mimalloc": ["libmimalloc.so.2", "libmimalloc.so"],
@@ -136,7 +149,7 @@ def resolve_allocators(wanted, build_dir, overrides):
                 continue
         elif name == "glibc":
             path = None
-        elif name == "mallocim":
+        elif name in ("mallocim", "mallocim-profile"):
             path = os.path.join(build_dir, "libmallocim.so")
             if not os.path.isfile(path):
                 skipped.append(f"mallocim: {path} not built, skipped "
@@ -219,6 +232,7 @@ def measure(workload, threads, allocator, rep, cmd, preload, timeout):
     """One run of cmd with preload (None: glibc) in LD_PRELOAD."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
+    env.update(variant_env(allocator))
     if preload:
         env["LD_PRELOAD"] = preload
     failure, wall, maxrss, out, err = run_once(cmd, env, timeout)
@@ -260,6 +274,7 @@ def measure_startup(order, rep, count, true_path, preloads, timeout):
     for a in order:
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)
+        env.update(variant_env(a))
         if preloads[a]:
             env["LD_PRELOAD"] = preloads[a]
         envs[a] = env
@@ -488,7 +503,7 @@ def parse_args(argv):
                    help=f"thread counts for the multi-threaded workloads (default 1,{ncpu})")
     p.add_argument("--only", type=lambda s: comma_list(s, list(WORKLOADS), "workload"),
                    default=list(WORKLOADS), metavar="NAME[,NAME]", help="workloads to run")
-    p.add_argument("--allocators", type=lambda s: comma_list(s, ALLOCATORS, "allocator"),
+    p.add_argument("--allocators", type=lambda s: comma_list(s, ALLOCATORS + VARIANTS, "allocator"),
                    default=ALLOCATORS, metavar="LIST", help="allocators to compare "
                    f"(default {','.join(ALLOCATORS)})")
     p.add_argument("--baseline", choices=ALLOCATORS, metavar="NAME",

@@ -65,6 +65,15 @@ void cut(Heap* h, Page* pg) {
     h->sample_left[c] = 0;
     return;
   }
+  // Without local frees waiting, every free block of the page is on `free` (capacity - used of
+  // them): when the sampling point lies beyond, the list need not be walked.
+  if (!pg->local_free) {
+    uint64_t len = pg->capacity - pg->used;
+    if (len <= keep) {
+      h->sample_left[c] = left - int64_t(len) * bs;
+      return;
+    }
+  }
   Block* b = pg->free;
   uint64_t n = 1;
   for (; n < keep; ++n) {

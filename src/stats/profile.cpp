@@ -21,8 +21,11 @@ namespace mallocim {
 namespace {
 
 constexpr int kFrames = 32;
-constexpr size_t kLiveSlots = size_t(1) << 18;   // sampled allocations live at once
+// The tables are touched only as far as they are used: the live table starts small and doubles,
+// the stacks' frames are appended to an arena.
+constexpr size_t kLiveSlotsFirst = size_t(1) << 12, kLiveSlotsMax = size_t(1) << 22;
 constexpr size_t kStackSlots = size_t(1) << 14;  // distinct call stacks
+constexpr size_t kArenaFrames = kStackSlots * 12;
 
 struct LiveEntry {  // one sampled allocation not yet freed; addr 0: empty slot
   uintptr_t addr;
@@ -32,22 +35,26 @@ struct LiveEntry {  // one sampled allocation not yet freed; addr 0: empty slot
   uint32_t small_class;  // a small block served by the large allocator: its class + 1; else 0
 };
 
-struct StackEntry {  // depth 0 and hash 0: empty slot
+struct StackEntry {  // hash 0: empty slot
   uint64_t hash;
   uint32_t id;
   uint32_t depth;
-  void* frames[kFrames];
+  size_t first;  // its frames: g_arena[first, first + depth)
 };
 
 SpinLock g_lock;
 bool g_active = false;  // sampling and recording (false in a forked child)
 int g_fd = -1;          // the profile file, or -1: samples kept in memory only
 LiveEntry* g_live = nullptr;
-size_t g_live_count = 0;
+size_t g_live_slots = 0, g_live_count = 0;
 StackEntry* g_stacks = nullptr;
 uint32_t g_stack_count = 0;
+void** g_arena = nullptr;
+size_t g_arena_used = 0;
 uint64_t g_next_id = 0;
 uint64_t g_dropped = 0;  // samples the live table had no room for
+size_t g_small_live[kNumClasses];  // live samples that are small blocks, by class
+double g_live_weight = 0, g_live_requested = 0;  // what the live samples stand for
 uint64_t g_start_ms = 0;
 std::atomic<uint64_t> g_next_snap_ms{0};
 char g_path[1100];
@@ -84,28 +91,61 @@ void emit(const char* line, size_t n) {
 uint64_t now_rel() { return os::now_ms() - g_start_ms; }
 
 // ---- the table of live samples: open addressing, linear probing, backward-shift deletion ------
-size_t slot_of(uintptr_t a) { return size_t(((a >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - 18)); }
+size_t slot_of(uintptr_t a) { return size_t((a >> 4) * 0x9E3779B97F4A7C15ull >> 20) & (g_live_slots - 1); }
+
+void* map_zeroed(size_t bytes) {
+  return os::map_aligned(align_up(bytes, os::hw().page_size), os::hw().page_size);
+}
 
 LiveEntry* live_find(uintptr_t a) {
-  for (size_t i = slot_of(a);; i = (i + 1) & (kLiveSlots - 1)) {
+  for (size_t i = slot_of(a);; i = (i + 1) & (g_live_slots - 1)) {
     if (g_live[i].addr == a) return &g_live[i];
     if (g_live[i].addr == 0) return nullptr;
   }
 }
 
-bool live_insert(const LiveEntry& e) {
-  if (g_live_count + 1 >= kLiveSlots * 3 / 4) return false;
+// What a live sample adds to the running sums (sign -1 when it goes).
+void account(const LiveEntry& e, int sign) {
+  double w = double(sample_weight(e.usable));
+  g_live_weight += sign * w;
+  g_live_requested += sign * w * double(e.size) / double(e.usable ? e.usable : 1);
+  if (e.small_class) g_small_live[e.small_class - 1] += size_t(sign);
+}
+
+void live_place(const LiveEntry& e) {
   size_t i = slot_of(e.addr);
-  while (g_live[i].addr != 0) i = (i + 1) & (kLiveSlots - 1);
+  while (g_live[i].addr != 0) i = (i + 1) & (g_live_slots - 1);
   g_live[i] = e;
+}
+
+// Doubles the table when it is 3/4 full; false when it may not grow any more.
+bool live_grow() {
+  if (g_live_slots * 2 > kLiveSlotsMax) return false;
+  auto* bigger = static_cast<LiveEntry*>(map_zeroed(g_live_slots * 2 * sizeof(LiveEntry)));
+  if (!bigger) return false;
+  LiveEntry* old = g_live;
+  size_t old_slots = g_live_slots;
+  g_live = bigger;
+  g_live_slots = old_slots * 2;
+  for (size_t i = 0; i < old_slots; ++i)
+    if (old[i].addr) live_place(old[i]);
+  os::unmap(old, align_up(old_slots * sizeof(LiveEntry), os::hw().page_size));
+  return true;
+}
+
+bool live_insert(const LiveEntry& e) {
+  if (g_live_count + 1 >= g_live_slots * 3 / 4 && !live_grow()) return false;
+  live_place(e);
   ++g_live_count;
+  account(e, 1);
   return true;
 }
 
 void live_erase(LiveEntry* e) {
+  account(*e, -1);
   size_t i = size_t(e - g_live);
   for (size_t j = i;;) {
-    j = (j + 1) & (kLiveSlots - 1);
+    j = (j + 1) & (g_live_slots - 1);
     if (g_live[j].addr == 0) break;
     size_t home = slot_of(g_live[j].addr);
     // Move j back to i when its home slot is not in (i, j] (cyclically).
@@ -128,14 +168,18 @@ uint32_t stack_intern(void* const* frames, int depth) {
   for (size_t i = size_t(h >> 50) & (kStackSlots - 1), probes = 0; probes < kStackSlots;
        i = (i + 1) & (kStackSlots - 1), ++probes) {
     StackEntry& s = g_stacks[i];
-    if (s.hash == h && int(s.depth) == depth && memcmp(s.frames, frames, sizeof(void*) * size_t(depth)) == 0)
+    if (s.hash == h && int(s.depth) == depth &&
+        memcmp(g_arena + s.first, frames, sizeof(void*) * size_t(depth)) == 0)
       return s.id;
     if (s.hash != 0) continue;
-    if (g_stack_count + 1 >= kStackSlots * 3 / 4) return 0;  // full: "unknown stack"
+    if (g_stack_count + 1 >= kStackSlots * 3 / 4 || g_arena_used + size_t(depth) > kArenaFrames)
+      return 0;  // full: "unknown stack"
     s.hash = h;
     s.depth = uint32_t(depth);
     s.id = ++g_stack_count;
-    memcpy(s.frames, frames, sizeof(void*) * size_t(depth));
+    s.first = g_arena_used;
+    memcpy(g_arena + s.first, frames, sizeof(void*) * size_t(depth));
+    g_arena_used += size_t(depth);
     char line[kFrames * 20 + 32];
     size_t n = format(line, sizeof line, "stack %u", s.id);
     for (int f = 0; f < depth; ++f) n += format(line + n, sizeof line - n, " 0x%zx", size_t(frames[f]));
@@ -193,7 +237,7 @@ void write_frames() {
   for (size_t i = 0; i < kStackSlots; ++i) {
     const StackEntry& s = g_stacks[i];
     for (uint32_t f = 0; f < s.depth; ++f) {
-      uintptr_t pc = uintptr_t(s.frames[f]);
+      uintptr_t pc = uintptr_t(g_arena[s.first + f]);
       if (seen) {
         size_t k = size_t((pc * 0x9E3779B97F4A7C15ull) >> 20) & (slots - 1);
         while (seen[k] != 0 && seen[k] != pc) k = (k + 1) & (slots - 1);
@@ -232,14 +276,15 @@ int open_profile(const char* path) {
 
 void profile_init() {
   if (!g_sampling) return;
-  size_t page = os::hw().page_size;
-  g_live = static_cast<LiveEntry*>(os::map_aligned(align_up(kLiveSlots * sizeof(LiveEntry), page), page));
+  g_live = static_cast<LiveEntry*>(map_zeroed(kLiveSlotsFirst * sizeof(LiveEntry)));
   if (!g_live) return;
+  g_live_slots = kLiveSlotsFirst;
   g_start_ms = os::now_ms();
   const char* path = option_profile_path();
   if (path[0]) {
-    g_stacks = static_cast<StackEntry*>(os::map_aligned(align_up(kStackSlots * sizeof(StackEntry), page), page));
-    g_fd = g_stacks ? open_profile(path) : -1;
+    g_stacks = static_cast<StackEntry*>(map_zeroed(kStackSlots * sizeof(StackEntry)));
+    g_arena = static_cast<void**>(map_zeroed(kArenaFrames * sizeof(void*)));
+    g_fd = g_stacks && g_arena ? open_profile(path) : -1;
   }
   g_active = true;
   if (g_fd < 0) return;
@@ -315,26 +360,13 @@ void profile_fork_child() {
 void profile_sampled_small(size_t* blocks) {
   if (!g_active) return;
   LockGuard g(g_lock);
-  for (size_t i = 0, seen = 0; i < kLiveSlots && seen < g_live_count; ++i) {
-    if (!g_live[i].addr) continue;
-    ++seen;
-    if (g_live[i].small_class) blocks[g_live[i].small_class - 1]++;
-  }
+  for (unsigned c = 0; c < kNumClasses; ++c) blocks[c] += g_small_live[c];
 }
 
 SampleFigures profile_live_figures() {
-  SampleFigures f{};
-  if (!g_active) return f;
+  if (!g_active) return {};
   LockGuard g(g_lock);
-  for (size_t i = 0; i < kLiveSlots && f.samples < g_live_count; ++i) {
-    const LiveEntry& e = g_live[i];
-    if (!e.addr) continue;
-    uint64_t w = sample_weight(e.usable);
-    f.samples++;
-    f.live += w;
-    f.requested += size_t(double(w) * double(e.size) / double(e.usable ? e.usable : 1));
-  }
-  return f;
+  return {g_live_count, size_t(g_live_weight + 0.5), size_t(g_live_requested + 0.5)};
 }
 
 }  // namespace mallocim

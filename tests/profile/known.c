@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void** g_keep;
 static size_t g_keep_n;
@@ -53,6 +55,17 @@ int main(int argc, char** argv) {
       if (i == g_keep_n / 2) big_site();
     }
     printf("truth leak_bytes %zu\n", g_keep_n * 40);
+  } else if (strcmp(mode, "fork") == 0) {  // a forked child's allocations must not reach the file
+    void* keep = leak_site(4 << 20);
+    pid_t pid = fork();
+    if (pid == 0) {
+      for (int i = 0; i < 64; ++i) free(leak_site(1 << 20));
+      _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    free(keep);
+    printf("truth child_status %d\n", status);
   } else {
     size_t n = (64u << 20) / 48;
     void** v = malloc(n * sizeof(void*));
