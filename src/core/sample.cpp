@@ -1,10 +1,12 @@
 #include "core/sample.h"
 
+#include <execinfo.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/large.h"
 #include "core/secret.h"
+#include "debug/stack.h"
 #include "policy/options.h"
 #include "stats/profile.h"
 
@@ -91,11 +93,24 @@ void cut(Heap* h, Page* pg) {
   h->sample_left[c] = 0;  // due: at the cut
 }
 
+// The call stack of a sampled allocation, unwound from the sampling function itself (inlined
+// here): each frame between the program and the unwinder costs it time.
+MI_INLINE int capture_stack(void** frames) {
+  if (!profile_wants_stacks() || t_capturing) return 0;  // no file, or the unwinder allocating
+  t_capturing = true;
+  int depth = stack_drop_self(frames, backtrace(frames, kProfileFrames + 8));
+  t_capturing = false;
+  return depth < kProfileFrames ? depth : kProfileFrames;
+}
+
 // Serves a sampled small allocation from the large allocator, aligned as the class's blocks are.
-void* sample_small(Heap* h, Page* pg, size_t size) {
+MI_INLINE void* sample_small(Heap* h, Page* pg, size_t size) {
   size_t bs = pg->block_size, align = bs & (~bs + 1);
   void* p = large_malloc(h, bs, align < 16 ? 16 : align);
-  if (p) profile_record_alloc(p, size, bs, h->thread_no, pg->size_class);
+  if (!p) return nullptr;
+  void* frames[kProfileFrames + 8];
+  int depth = capture_stack(frames);
+  profile_record_alloc(p, size, bs, h->thread_no, pg->size_class, frames, depth);
   return p;
 }
 
@@ -160,7 +175,9 @@ void sample_count_large(void* p, size_t size) {
     return;
   }
   left = draw_gap(h);
-  profile_record_alloc(p, size, usable_size(p), h->thread_no, -1);
+  void* frames[kProfileFrames + 8];
+  int depth = capture_stack(frames);
+  profile_record_alloc(p, size, usable_size(p), h->thread_no, -1, frames, depth);
 }
 
 void sample_on_free(void* p) { profile_record_free(p); }

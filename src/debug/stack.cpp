@@ -13,9 +13,11 @@
 #include "policy/options.h"
 
 namespace mallocim {
-namespace {
 
 __thread bool t_capturing __attribute__((tls_model("initial-exec")));
+
+namespace {
+
 
 // The address range of this library: frames inside it are the allocator's, not the program's.
 uintptr_t g_self_lo = 0, g_self_hi = 0;
@@ -92,6 +94,14 @@ int stack_capture_frames(void** frames, int max) {
   while (i < n && in_self(buf[i])) ++i;  // the allocator's own frames
   for (; i < n && depth < max; ++i) frames[depth++] = buf[i];
   return depth;
+}
+
+int stack_drop_self(void** frames, int n) {
+  if (g_self_hi == 0) dl_iterate_phdr(find_self, reinterpret_cast<void*>(&stack_prepare));
+  int i = 0;
+  while (i < n && in_self(frames[i])) ++i;
+  for (int j = i; j < n; ++j) frames[j - i] = frames[j];
+  return n - i;
 }
 
 void stack_capture(Stack* out) { out->depth = stack_capture_frames(out->frames, kStackFrames); }

@@ -16,6 +16,11 @@ struct Stack {
 void stack_capture(Stack* out);
 // The same into frames[0..max); returns the depth (0 when called from inside the unwinder).
 int stack_capture_frames(void** frames, int max);
+// For a caller that runs backtrace() in its own frame (every frame of ours costs the unwinder):
+// set while unwinding (the unwinder may allocate), and the allocator's frames dropped from the
+// front of the result (returns the new depth).
+extern __thread bool t_capturing __attribute__((tls_model("initial-exec")));
+int stack_drop_self(void** frames, int n);
 // Loads the unwinder ahead of time, outside any allocation, so capturing never recurses.
 void stack_prepare();
 // Prints "    #i 0xADDR function file:line (module)" lines on stderr.

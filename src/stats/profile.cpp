@@ -20,7 +20,7 @@
 namespace mallocim {
 namespace {
 
-constexpr int kFrames = 32;
+constexpr int kFrames = kProfileFrames;
 // The tables are touched only as far as they are used: the live table starts small and doubles,
 // the stacks' frames are appended to an arena.
 constexpr size_t kLiveSlotsFirst = size_t(1) << 12, kLiveSlotsMax = size_t(1) << 22;
@@ -303,10 +303,11 @@ void profile_init() {
   atexit(at_exit);
 }
 
-void profile_record_alloc(void* p, size_t size, size_t usable, uint32_t thread_no, int small_class) {
+bool profile_wants_stacks() { return g_active && g_fd >= 0; }
+
+void profile_record_alloc(void* p, size_t size, size_t usable, uint32_t thread_no, int small_class,
+                          void* const* frames, int depth) {
   if (!g_active) return;
-  void* frames[kFrames];
-  int depth = g_fd >= 0 ? stack_capture_frames(frames, kFrames) : 0;  // before the lock
   uint64_t t = now_rel();
   LockGuard g(g_lock);
   if (!g_active) return;

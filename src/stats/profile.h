@@ -9,8 +9,12 @@
 namespace mallocim {
 
 void profile_init();  // at start-up, once the allocator works: opens the file
-// small_class: the class of a sampled small block (served by the large allocator), or -1.
-void profile_record_alloc(void* p, size_t size, size_t usable, uint32_t thread_no, int small_class);
+// small_class: the class of a sampled small block (served by the large allocator), or -1;
+// frames[0, depth): the call stack (depth 0 when profile_wants_stacks() is false).
+void profile_record_alloc(void* p, size_t size, size_t usable, uint32_t thread_no, int small_class,
+                          void* const* frames, int depth);
+constexpr int kProfileFrames = 32;
+bool profile_wants_stacks();
 void profile_record_free(void* p);
 bool profile_is_sampled(const void* p);
 void profile_tick();        // from slow paths: a snapshot when one is due
