@@ -292,7 +292,7 @@ void profile_init() {
   ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (len > 0) exe[len] = 0;
   int64_t interval = option(Opt::profile_interval_ms);
-  g_next_snap_ms.store(uint64_t(interval > 0 ? interval : 1), std::memory_order_relaxed);
+  g_next_snap_ms.store(0, std::memory_order_relaxed);  // the first slow path takes one at once
   LockGuard g(g_lock);
   EMIT("mallocim-profile 1\n");
   EMIT("meta pid %d\nmeta program %s\nmeta rate %zu\nmeta version %s\n", os::process_id(), exe,
