@@ -114,6 +114,25 @@ void stack_prepare() {
   t_capturing = false;
 }
 
+bool stack_locate(uintptr_t pc, Frame* out) {
+  Dl_info info;
+  if (!dladdr(reinterpret_cast<void*>(pc - 1), &info) || !info.dli_fname) return false;
+  out->module = info.dli_fname;
+  if (out->module[0] != '/') {  // the main program: dladdr gives its name as started
+    ssize_t len = readlink("/proc/self/exe", out->path, sizeof out->path - 1);
+    if (len > 0) {
+      out->path[len] = 0;
+      out->module = out->path;
+    }
+  }
+  // Shared objects and PIE programs are looked up by offset, fixed-address programs by address.
+  auto* ehdr = static_cast<const Elf64_Ehdr*>(info.dli_fbase);
+  out->vaddr = pc - 1 - (ehdr && ehdr->e_type == ET_DYN ? uintptr_t(info.dli_fbase) : 0);
+  out->symbol = info.dli_sname;
+  out->symbol_addr = uintptr_t(info.dli_saddr);
+  return true;
+}
+
 void stack_print(const Stack& s) {
   if (s.depth == 0) {
     report_line("    (no stack)");
@@ -121,33 +140,22 @@ void stack_print(const Stack& s) {
   }
   for (int i = 0; i < s.depth; ++i) {
     uintptr_t pc = uintptr_t(s.frames[i]);
-    Dl_info info;
-    if (!dladdr(reinterpret_cast<void*>(pc - 1), &info) || !info.dli_fname) {
+    Frame fr;
+    if (!stack_locate(pc, &fr)) {
       report_line("    #%d %p", i, s.frames[i]);
       continue;
     }
-    const char* module = info.dli_fname;
-    char self[512];
-    if (module[0] != '/') {  // the main program: dladdr gives its name as started
-      ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-      if (len > 0) {
-        self[len] = 0;
-        module = self;
-      }
-    }
+    const char* module = fr.module;
     const char* base = strrchr(module, '/') ? strrchr(module, '/') + 1 : module;
-    // Shared objects and PIE programs are looked up by offset, fixed-address programs by address.
-    auto* ehdr = static_cast<const Elf64_Ehdr*>(info.dli_fbase);
-    uintptr_t lookup = pc - 1 - (ehdr && ehdr->e_type == ET_DYN ? uintptr_t(info.dli_fbase) : 0);
+    uintptr_t lookup = fr.vaddr;
     char func[256], loc[256];
     if (addr2line(module, lookup, func, sizeof func, loc, sizeof loc)) {
       if (strncmp(loc, "??", 2) == 0)
         report_line("    #%d %p %s (%s)", i, s.frames[i], func, base);
       else
         report_line("    #%d %p %s %s (%s)", i, s.frames[i], func, loc, base);
-    } else if (info.dli_sname) {
-      report_line("    #%d %p %s+0x%zx (%s)", i, s.frames[i], info.dli_sname,
-                  size_t(pc - uintptr_t(info.dli_saddr)), base);
+    } else if (fr.symbol) {
+      report_line("    #%d %p %s+0x%zx (%s)", i, s.frames[i], fr.symbol, size_t(pc - fr.symbol_addr), base);
     } else {
       report_line("    #%d %p (%s+0x%zx)", i, s.frames[i], base, size_t(lookup));
     }

@@ -2,6 +2,7 @@
 // names (dladdr) and, where the binary has debug information, file:line (addr2line).
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 namespace mallocim {
 
@@ -26,5 +27,16 @@ void stack_prepare();
 // Prints "    #i 0xADDR function file:line (module)" lines on stderr.
 void stack_print(const Stack& s);
 unsigned long stack_hash(const Stack& s);
+
+// Where a return address lies: its module's path, the call instruction (pc - 1) relative to the
+// module (what addr2line takes), and the dynamic symbol if there is one.
+struct Frame {
+  const char* module;
+  uintptr_t vaddr;
+  const char* symbol;  // or null
+  uintptr_t symbol_addr;
+  char path[512];  // holds the main program's path
+};
+bool stack_locate(uintptr_t pc, Frame* out);
 
 }  // namespace mallocim

@@ -208,24 +208,11 @@ void snapshot(uint64_t t) {
 
 // ---- exit: where each address lies, for the report's symbols ----------------------------------
 void write_frame(uintptr_t pc) {
-  Dl_info info;
-  if (!dladdr(reinterpret_cast<void*>(pc - 1), &info) || !info.dli_fname) {
+  Frame fr;
+  if (!stack_locate(pc, &fr))
     EMIT("frame 0x%zx 0x%zx - ?\n", size_t(pc), size_t(pc - 1));
-    return;
-  }
-  const char* module = info.dli_fname;
-  char self[512];
-  if (module[0] != '/') {  // the main program: dladdr gives its name as started
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len > 0) {
-      self[len] = 0;
-      module = self;
-    }
-  }
-  // Shared objects and PIE programs are addressed from their load base, fixed-address ones not.
-  auto* ehdr = static_cast<const Elf64_Ehdr*>(info.dli_fbase);
-  uintptr_t vaddr = pc - 1 - (ehdr && ehdr->e_type == ET_DYN ? uintptr_t(info.dli_fbase) : 0);
-  EMIT("frame 0x%zx 0x%zx %s %s\n", size_t(pc), size_t(vaddr), info.dli_sname ? info.dli_sname : "-", module);
+  else
+    EMIT("frame 0x%zx 0x%zx %s %s\n", size_t(pc), size_t(fr.vaddr), fr.symbol ? fr.symbol : "-", fr.module);
 }
 
 void write_frames() {
