@@ -31,6 +31,16 @@ def run(mode, tmp):
     return truth, files
 
 
+def finding(profile):
+    """The report's plain-words finding for a profile (tools/report, --text)."""
+    tool = os.path.join(SRC, "tools", "report", "mallocim_report.py")
+    html = profile + ".html"
+    out = subprocess.run([sys.executable, tool, profile, "-o", html, "--text"], check=True,
+                         capture_output=True, text=True, env=dict(os.environ, LD_PRELOAD="")).stdout
+    check(os.path.getsize(html) > 10000, "the report page is written")
+    return next((l for l in out.splitlines() if l.startswith("Finding:")), "")
+
+
 def parse(path):
     p = {"alloc": {}, "free": {}, "stack": {}, "frame": {}, "snap": [], "cls": [], "end": None}
     for line in open(path):
@@ -118,9 +128,14 @@ with tempfile.TemporaryDirectory() as tmp:
     last = p["snap"][-1]
     check(abs(last[2] - leak_blocks) < 0.25 * leak_blocks + (12 << 20),
           f"last snapshot's live bytes {last[2]} ~ what the program holds")
+    text = finding(files[0])
+    check("leak_site" in text and "never freed" in text, f"the report names the leaking site: {text}")
     # 2. frag: the 48-byte class's pages hold far more than their live blocks
     truth, files = run("frag", tmp)
     p = parse(files[0])
+    text = finding(files[0])
+    check("48 B class" in text and "sparse_site" in text,
+          f"the report names the fragmenting class and its site: {text}")
     last_t = max(c[0] for c in p["cls"])
     cls48 = [c for c in p["cls"] if c[0] == last_t and c[1] == 3]
     check(bool(cls48), "the 48-byte class (class 3) appears in the last snapshot")
