@@ -9,7 +9,8 @@ sites; the collapsed stacks (symbolized through addr2line, inlined frames, deman
 modules) sum to the peak of the sampled live estimate, recomputed here independently; the pprof
 file decodes (a protobuf decoder written here) with consistent ids and totals, and `go tool pprof`
 reads it when Go is installed; a truncated file (a crash), empty profiles, a machine without
-addr2line and c++filt, and a file that is not a profile.
+addr2line and c++filt, a module without debug information, malformed lines, and a file that is
+not a profile.
 
 Exit status 0 when every check passes, 1 otherwise. Temporary files are removed.
 """
@@ -26,6 +27,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import make_fixture  # noqa: E402
 
 FAILS = []
@@ -515,6 +517,9 @@ def main():
         with open(prof) as f:
             lines = f.read().split("\n")
         lines[40:40] = ["alloc x y", "snap 1 2", "free", "future-line 1 2 3"]
+        # a symbol that would end the page's script element if it were not escaped
+        lines = [ln.replace(" strdup ", " strdup</script><!--x ") if ln.startswith("frame ")
+                 else ln for ln in lines]
         with open(prof, "w") as f:
             f.write("\n".join(lines))
         r = run_tool(tool, prof, tmp)
@@ -522,6 +527,9 @@ def main():
             check(any("3 malformed lines ignored" in n for n in r["data"]["notes"]),
                   "garbled: malformed lines counted, unknown tags ignored: %r"
                   % r["data"]["notes"])
+            check(site(r["data"], "strdup</script><!--x") is not None
+                  and r["page"].count("</script>") == 2,
+                  "garbled: a name with </script> stays inside the page's data")
 
     print("%d checks passed, %d failed" % (PASSES[0], len(FAILS)))
     return 1 if FAILS else 0

@@ -498,7 +498,6 @@ class Site:
         self.paths = {}               # stack id -> [live at peak, allocated]
         self.samples = []
         self.live_peak = 0.0
-        self.waste_peak = 0.0
         self.alloc_bytes = 0.0
         self.alloc_count = 0.0
         self.unfreed = 0.0
@@ -660,7 +659,6 @@ def analyze(p, frames_by_addr, sym_notes):
         site = site_of_stack[s.stack]
         site.live_peak += s.weight
         site.paths[s.stack][0] += s.weight
-        site.waste_peak += s.waste
 
     # ---- snapshots: the RSS peak, and the breakdown there
     snaps = p.snaps
@@ -1012,7 +1010,6 @@ def analyze(p, frames_by_addr, sym_notes):
         "stack_count": len(stack_frames), "flame": flame, "frag": frag,
         # not serialized: kept for the exports
         "_sites": sites, "_at_peak": at_peak, "_stack_frames": stack_frames,
-        "_site_of_stack": site_of_stack,
     }
 
 
@@ -1195,6 +1192,7 @@ def public_data(rep):
 def render_html(rep):
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
+    sys.dont_write_bytecode = True  # no __pycache__ next to the tool (maybe read-only)
     try:
         import report_page
     finally:

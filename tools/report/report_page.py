@@ -240,12 +240,19 @@ function plotTimeline() {
     el('path', {d: l, fill: 'none', stroke: color, 'stroke-width': 2}, svg);
   }
   if (snaps.length) { area(1, PALETTE[0]); area(2, PALETTE[2]); }
+  if (snaps.length <= 40) {  // few snapshots: show where the lines are measured, not interpolated
+    snaps.forEach(function (s) {
+      el('circle', {cx: a.x(s[0]), cy: a.y(s[1]), r: 2.6, fill: PALETTE[0]}, svg);
+      el('circle', {cx: a.x(s[0]), cy: a.y(s[2]), r: 2.6, fill: PALETTE[2]}, svg);
+    });
+  }
   if (est.length) {  // a step function: each value holds until the next point
     var d = 'M' + a.x(0) + ',' + a.y(0), prevY = a.y(0);
     est.forEach(function (p) { var yy = a.y(p[1]).toFixed(1); d += 'L' + a.x(p[0]).toFixed(1) + ',' + prevY + 'L' + a.x(p[0]).toFixed(1) + ',' + yy; prevY = yy; });
     d += 'L' + a.x(tmax).toFixed(1) + ',' + prevY;
     el('path', {d: d, fill: 'none', stroke: PALETTE[1], 'stroke-width': 1.6, 'stroke-dasharray': '5 3'}, svg);
   }
+  var placed = [];
   function marker(pk, color, text, below) {
     if (!pk) return;
     var px = a.x(pk.t), py = a.y(pk.bytes);
@@ -254,8 +261,14 @@ function plotTimeline() {
     // the label goes on the preferred side unless that would leave the plot area
     if (below && py + 16 > H - m.b - 4) below = false;
     if (!below && py - 8 < m.t + 10) below = true;
-    el('text', {x: px + (right ? 8 : -8), y: py + (below ? 16 : -8), 'text-anchor': right ? 'start' : 'end',
-      style: 'fill:' + color + ';font-weight:600'}, svg, text);
+    var ly = py + (below ? 16 : -8);
+    // and clear of a label already placed nearby
+    placed.forEach(function (q) {
+      if (Math.abs(q[0] - px) < 260 && Math.abs(q[1] - ly) < 14) ly = q[1] + (ly >= q[1] && ly + 14 < H - m.b ? 14 : -14);
+    });
+    placed.push([px, ly]);
+    el('text', {x: px + (right ? 8 : -8), y: ly, 'text-anchor': right ? 'start' : 'end',
+      style: 'fill:' + color + ';font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px'}, svg, text);
   }
   marker(T.peak_rss, '#2f5fc4', T.peak_rss ? 'peak RSS ' + fmtBytes(T.peak_rss.bytes) + ' at ' + fmtMs(T.peak_rss.t) : '', false);
   marker(T.peak_est, '#c2621f', T.peak_est ? 'peak sampled live ' + fmtBytes(T.peak_est.bytes) + ' at ' + fmtMs(T.peak_est.t) : '', true);
