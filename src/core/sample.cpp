@@ -1,6 +1,5 @@
 #include "core/sample.h"
 
-#include <execinfo.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -96,10 +95,8 @@ void cut(Heap* h, Page* pg) {
 // The call stack of a sampled allocation, unwound from the sampling function itself (inlined
 // here): each frame between the program and the unwinder costs it time.
 MI_INLINE int capture_stack(void** frames) {
-  if (!profile_wants_stacks() || t_capturing) return 0;  // no file, or the unwinder allocating
-  t_capturing = true;
-  int depth = stack_drop_self(frames, backtrace(frames, kProfileFrames + 8));
-  t_capturing = false;
+  if (!profile_wants_stacks()) return 0;  // no file: no stacks
+  int depth = stack_unwind(frames, kProfileFrames + 8);
   return depth < kProfileFrames ? depth : kProfileFrames;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "debug/report.h"
+#include "platform/os.h"
 #include "policy/options.h"
 
 namespace mallocim {
@@ -17,7 +18,6 @@ namespace mallocim {
 __thread bool t_capturing __attribute__((tls_model("initial-exec")));
 
 namespace {
-
 
 // The address range of this library: frames inside it are the allocator's, not the program's.
 uintptr_t g_self_lo = 0, g_self_hi = 0;
@@ -83,19 +83,6 @@ bool addr2line(const char* module, uintptr_t addr, char* func, size_t fcap, char
 
 }  // namespace
 
-int stack_capture_frames(void** frames, int max) {
-  if (t_capturing) return 0;  // the unwinder itself allocating
-  t_capturing = true;
-  if (g_self_hi == 0) dl_iterate_phdr(find_self, reinterpret_cast<void*>(&stack_prepare));
-  void* buf[64 + 16];
-  int n = backtrace(buf, max + 16 < 80 ? max + 16 : 80);
-  t_capturing = false;
-  int i = 0, depth = 0;
-  while (i < n && in_self(buf[i])) ++i;  // the allocator's own frames
-  for (; i < n && depth < max; ++i) frames[depth++] = buf[i];
-  return depth;
-}
-
 int stack_drop_self(void** frames, int n) {
   if (g_self_hi == 0) dl_iterate_phdr(find_self, reinterpret_cast<void*>(&stack_prepare));
   int i = 0;
@@ -104,7 +91,12 @@ int stack_drop_self(void** frames, int n) {
   return n - i;
 }
 
-void stack_capture(Stack* out) { out->depth = stack_capture_frames(out->frames, kStackFrames); }
+void stack_capture(Stack* out) {
+  void* buf[kStackFrames + 16];
+  int n = stack_unwind(buf, kStackFrames + 16);
+  out->depth = n < kStackFrames ? n : kStackFrames;
+  memcpy(out->frames, buf, sizeof(void*) * size_t(out->depth));
+}
 
 void stack_prepare() {
   dl_iterate_phdr(find_self, reinterpret_cast<void*>(&stack_prepare));
@@ -118,13 +110,8 @@ bool stack_locate(uintptr_t pc, Frame* out) {
   Dl_info info;
   if (!dladdr(reinterpret_cast<void*>(pc - 1), &info) || !info.dli_fname) return false;
   out->module = info.dli_fname;
-  if (out->module[0] != '/') {  // the main program: dladdr gives its name as started
-    ssize_t len = readlink("/proc/self/exe", out->path, sizeof out->path - 1);
-    if (len > 0) {
-      out->path[len] = 0;
-      out->module = out->path;
-    }
-  }
+  // The main program: dladdr gives its name as started.
+  if (out->module[0] != '/' && os::program_path(out->path, sizeof out->path)) out->module = out->path;
   // Shared objects and PIE programs are looked up by offset, fixed-address programs by address.
   auto* ehdr = static_cast<const Elf64_Ehdr*>(info.dli_fbase);
   out->vaddr = pc - 1 - (ehdr && ehdr->e_type == ET_DYN ? uintptr_t(info.dli_fbase) : 0);

@@ -1,8 +1,11 @@
 // Call stacks for the debug heap's reports: captured with the unwinder, printed with symbol
 // names (dladdr) and, where the binary has debug information, file:line (addr2line).
 #pragma once
+#include <execinfo.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/config.h"
 
 namespace mallocim {
 
@@ -15,13 +18,19 @@ struct Stack {
 
 // Captures the calling program's stack (the allocator's own frames left out).
 void stack_capture(Stack* out);
-// The same into frames[0..max); returns the depth (0 when called from inside the unwinder).
-int stack_capture_frames(void** frames, int max);
-// For a caller that runs backtrace() in its own frame (every frame of ours costs the unwinder):
-// set while unwinding (the unwinder may allocate), and the allocator's frames dropped from the
-// front of the result (returns the new depth).
-extern __thread bool t_capturing __attribute__((tls_model("initial-exec")));
-int stack_drop_self(void** frames, int n);
+
+extern __thread bool t_capturing __attribute__((tls_model("initial-exec")));  // while unwinding
+int stack_drop_self(void** frames, int n);  // drops the allocator's frames; returns the depth
+// Unwinds the calling program's stack into frames[0, cap), the allocator's own frames left out.
+// Inline, so that its caller adds no frame for the unwinder to walk. Returns the depth; 0 when
+// called from inside the unwinder (it may allocate).
+MI_INLINE int stack_unwind(void** frames, int cap) {
+  if (t_capturing) return 0;
+  t_capturing = true;
+  int n = backtrace(frames, cap);
+  t_capturing = false;
+  return stack_drop_self(frames, n);
+}
 // Loads the unwinder ahead of time, outside any allocation, so capturing never recurses.
 void stack_prepare();
 // Prints "    #i 0xADDR function file:line (module)" lines on stderr.

@@ -49,6 +49,8 @@ void write_stderr(const char* s, size_t n);
 int process_id();
 // The program's short name (/proc/self/comm), for reports.
 void program_name(char* buf, size_t cap);
+// The executable's full path (/proc/self/exe); false (buf untouched) when it cannot be read.
+bool program_path(char* buf, size_t cap);
 const char* getenv(const char* name);
 [[noreturn]] void abort_process();
 void yield_cpu();

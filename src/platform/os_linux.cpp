@@ -159,6 +159,15 @@ void program_name(char* buf, size_t cap) {
   if (buf[n - 1] == '\n') buf[n - 1] = 0;
 }
 
+bool program_path(char* buf, size_t cap) {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path);
+  if (n <= 0 || size_t(n) >= cap || size_t(n) >= sizeof path) return false;
+  memcpy(buf, path, size_t(n));
+  buf[n] = 0;
+  return true;
+}
+
 void write_stderr(const char* s, size_t n) {
   while (n > 0) {
     ssize_t w = ::write(2, s, n);

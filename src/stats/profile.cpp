@@ -56,7 +56,8 @@ uint64_t g_dropped = 0;  // samples the live table had no room for
 size_t g_small_live[kNumClasses];  // live samples that are small blocks, by class
 double g_live_weight = 0, g_live_requested = 0;  // what the live samples stand for
 uint64_t g_start_ms = 0;
-std::atomic<uint64_t> g_next_snap_ms{0};
+uint64_t g_interval_ms = 1;                // between snapshots
+std::atomic<uint64_t> g_next_snap_ms{0};  // 0: the first slow path takes one at once
 char g_path[1100];
 
 // ---- output: a buffer flushed with write(2); nothing here allocates ---------------------------
@@ -246,6 +247,9 @@ void at_exit() {
   flush();
   close(g_fd);
   g_fd = -1;
+  if (g_dropped)
+    report_warning("profile %s: %zu samples dropped (more than %zu sampled blocks live at once)", g_path,
+                   size_t(g_dropped), kLiveSlotsMax * 3 / 4);
   if (option(Opt::verbose))
     report_line("==malloc-im== profile: %zu samples written to %s", size_t(g_next_id), g_path);
 }
@@ -276,15 +280,14 @@ void profile_init() {
   g_active = true;
   if (g_fd < 0) return;
   char exe[512] = "?";
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) exe[len] = 0;
+  os::program_path(exe, sizeof exe);
   int64_t interval = option(Opt::profile_interval_ms);
-  g_next_snap_ms.store(0, std::memory_order_relaxed);  // the first slow path takes one at once
+  g_interval_ms = interval > 0 ? uint64_t(interval) : 1;
   LockGuard g(g_lock);
   EMIT("mallocim-profile 1\n");
   EMIT("meta pid %d\nmeta program %s\nmeta rate %zu\nmeta version %s\n", os::process_id(), exe,
        size_t(sample_rate()), MALLOCIM_VERSION_STRING);
-  EMIT("meta page_size %zu\nmeta interval_ms %zu\n", os::hw().page_size, size_t(interval));
+  EMIT("meta page_size %zu\nmeta interval_ms %zu\n", os::hw().page_size, size_t(g_interval_ms));
   for (unsigned c = 0; c < kNumClasses; ++c) EMIT("class %u %zu\n", c, class_size(c));
   flush();
   atexit(at_exit);
@@ -330,9 +333,7 @@ void profile_tick() {
   if (g_fd < 0) return;
   uint64_t t = now_rel(), due = g_next_snap_ms.load(std::memory_order_relaxed);
   if (t < due) return;
-  int64_t interval = option(Opt::profile_interval_ms);
-  if (!g_next_snap_ms.compare_exchange_strong(due, t + uint64_t(interval > 0 ? interval : 1),
-                                              std::memory_order_relaxed))
+  if (!g_next_snap_ms.compare_exchange_strong(due, t + g_interval_ms, std::memory_order_relaxed))
     return;  // another thread takes this one
   snapshot(t);
 }

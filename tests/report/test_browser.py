@@ -34,21 +34,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import make_fixture  # noqa: E402
+from checks import check, verdict  # noqa: E402
 import pngread  # noqa: E402
 
 SKIP = 77
 PLOTS = ["timeline", "sizes", "lifetimes", "flame", "frag", "breakdown"]
-FAILS = []
-PASSES = [0]
-
-
-def check(cond, what):
-    if cond:
-        PASSES[0] += 1
-    else:
-        FAILS.append(what)
-        print("FAIL: " + what)
-    return cond
 
 
 def find_chromium():
@@ -341,8 +331,7 @@ def main():
                       "negative control: a blank area is not taken for a figure (%.1f%%, %d)"
                       % (100 * frac, ncol))
 
-    print("%d checks passed, %d failed" % (PASSES[0], len(FAILS)))
-    return 1 if FAILS else 0
+    return verdict()
 
 
 if __name__ == "__main__":

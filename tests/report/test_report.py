@@ -29,19 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import make_fixture  # noqa: E402
+from checks import check, verdict  # noqa: E402
 
-FAILS = []
-PASSES = [0]
 GOOGLE_PPROF_PROTO = [True]
-
-
-def check(cond, what):
-    if cond:
-        PASSES[0] += 1
-    else:
-        FAILS.append(what)
-        print("FAIL: " + what)
-    return cond
 
 
 # ---- an independent reading of the profile: the numbers the report must agree with ------------
@@ -531,8 +521,7 @@ def main():
                   and r["page"].count("</script>") == 2,
                   "garbled: a name with </script> stays inside the page's data")
 
-    print("%d checks passed, %d failed" % (PASSES[0], len(FAILS)))
-    return 1 if FAILS else 0
+    return verdict()
 
 
 if __name__ == "__main__":
