@@ -105,8 +105,8 @@ void queue_remove(PageQueue& q, Page* p) {
 }
 MI_INLINE void sync_direct(Heap* h, unsigned c) {
   Page* first = h->queues[c].first;
-  // While sampling, a page serves the fast path only once the slow path has counted its list.
-  if (MI_UNLIKELY(g_sampling) && first != h->direct[c]) first = nullptr;
+  // While sampling, a page serves the fast path only once its list has been counted.
+  if (MI_UNLIKELY(g_sampling) && first && first != h->direct[c]) sample_prepare(h, first);
   h->direct[c] = first ? first : &g_empty_page;
 }
 
@@ -129,6 +129,7 @@ bool page_collect(Page* pg) {
     pg->used -= uint32_t(tf >> kThreadFreeCountShift);
     if (!pg->free) {
       pg->free = list;
+      pg->free_len = uint32_t(tf >> kThreadFreeCountShift);
     } else if (!pg->local_free) {
       pg->local_free = list;
     } else {  // all three lists in use (only on full collections): splice onto local_free
@@ -146,12 +147,14 @@ bool page_collect(Page* pg) {
   if (!pg->free && pg->local_free) {
     pg->free = pg->local_free;
     pg->local_free = nullptr;
+    pg->free_len = pg->capacity - pg->used;  // every free block was on local_free
   }
   return remote;
 }
 
 // Carves the next few blocks of a page; a page is touched only as far as it is used.
 void page_extend(Page* pg) {
+  if (pg->capacity >= pg->reserved) return;  // no room to carve
   size_t bs = pg->block_size;
   uint32_t n = uint32_t(8192 / bs);
   if (n == 0) n = 1;
@@ -164,6 +167,7 @@ void page_extend(Page* pg) {
     b = nb;
   }
   link_set(pg, b, pg->free);
+  pg->free_len = pg->free == nullptr ? n : pg->free_len == kLenUnknown ? kLenUnknown : pg->free_len + n;
   pg->free = reinterpret_cast<Block*>(first);
   pg->capacity += n;
 }
@@ -176,6 +180,7 @@ void page_init(Page* pg, Heap* h, unsigned c) {
   pg->capacity = 0;
   pg->used = 0;
   pg->free = pg->local_free = pg->sample_rest = nullptr;
+  pg->free_len = pg->rest_len = 0;
   pg->thread_free.store(0, std::memory_order_relaxed);
   pg->state = PageState::queued;
   pg->owner.store(h, std::memory_order_release);
@@ -248,12 +253,11 @@ void full_scan(Heap* h, size_t limit) {
 MI_INLINE void* page_pop(Page* pg) { return page_take(pg, pg->free); }
 
 // pg, the front page of class c, serves this allocation and, through h->direct, the next ones.
+// (Not through sync_direct: its list is counted here, where this allocation may be the sample.)
 MI_INLINE void* page_hand_out(Heap* h, Page* pg, unsigned c, size_t size) {
-  if (MI_UNLIKELY(g_sampling)) {
-    h->direct[c] = pg;
-    if (!pg->sample_rest)
-      if (void* p = sample_arm(h, pg, size)) return p;
-  }
+  h->direct[c] = pg;
+  if (MI_UNLIKELY(g_sampling) && !pg->sample_rest)
+    if (void* p = sample_arm(h, pg, size)) return p;
   return page_pop(pg);
 }
 
@@ -302,7 +306,7 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
   }
   h->slow_calls++;
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
-  if (MI_UNLIKELY(g_sampling)) profile_tick();
+  if (MI_UNLIKELY(g_sampling) && (h->slow_calls & 15) == 1) profile_tick();  // the clock, now and then
   PageQueue& q = h->queues[c];
   // Round 0: the class's queue. Round 1: after a look at a few full pages. Round 2: when other
   // threads free this heap's blocks, after a look at every full page, before taking a new one.
@@ -317,7 +321,6 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
           queue_remove(q, pg);
           queue_push_front(q, pg);
         }
-        sync_direct(h, c);
         return page_hand_out(h, pg, c, size);
       }
       Page* next = pg->next;
@@ -336,8 +339,7 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
     return nullptr;
   }
   queue_push_front(q, pg);
-  sync_direct(h, c);
-  if (!pg->free) page_extend(pg);
+  if (!pg->free) page_extend(pg);  // page_acquire returns a page with free blocks or room
   return page_hand_out(h, pg, c, size);
 }
 
@@ -411,6 +413,7 @@ void* heap_list_damaged(Page* pg, Block* b) {
                 "from the block before it)");
   // Going on (MALLOCIM_ABORT_ON_ERROR=0): abandon the damaged rest of the list.
   pg->free = pg->sample_rest = nullptr;
+  pg->free_len = pg->rest_len = 0;
   return heap_malloc_slow(t_heap, pg->size_class, pg->block_size);
 }
 

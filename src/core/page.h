@@ -56,7 +56,13 @@ struct alignas(64) Page {
   // Sampling (core/sample.h): `free` cut short so that the fast path falls into the slow path
   // exactly at the next sampled allocation; this holds the rest of the list.
   Block* sample_rest;
+  // Lengths the slow path knows without a walk: of `free` when it last set the whole list, and
+  // of sample_rest (kLenUnknown once the fast path may have taken from `free`).
+  uint32_t free_len;
+  uint32_t rest_len;
 };
+
+constexpr uint32_t kLenUnknown = ~uint32_t(0);
 
 struct Segment {
   RegionHeader header;  // kind == small

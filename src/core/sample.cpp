@@ -6,6 +6,7 @@
 #include "core/large.h"
 #include "core/secret.h"
 #include "debug/stack.h"
+#include "debug/unwind.h"
 #include "policy/options.h"
 #include "stats/profile.h"
 
@@ -54,28 +55,26 @@ int64_t draw_gap(Heap* h) {
   return int64_t(-ln01(u) * double(g_rate)) + 1;
 }
 
-// Cuts pg->free after the blocks that come before the sampling point; the rest waits in
-// pg->sample_rest. keep == 0 (only after a sample): the very next allocation is sampled.
+// Counts pg->free (a list not counted yet: its length is known) and cuts it after the blocks
+// that come before the sampling point; the rest waits in pg->sample_rest. keep == 0: the very
+// next allocation is sampled. Afterwards free_len is kLenUnknown: counted.
 void cut(Heap* h, Page* pg) {
   unsigned c = pg->size_class;
   int64_t bs = pg->block_size, left = h->sample_left[c];
-  uint64_t keep = uint64_t((left - 1) / bs);
+  uint64_t keep = uint64_t((left - 1) / bs), len = pg->free_len;
+  pg->free_len = kLenUnknown;
+  if (len <= keep) {  // the sampling point lies beyond this list
+    h->sample_left[c] = left - int64_t(len) * bs;
+    return;
+  }
   if (keep == 0) {
     pg->sample_rest = pg->free;
+    pg->rest_len = uint32_t(len);
     pg->free = nullptr;
     h->sample_left[c] = 0;
     return;
   }
-  // Without local frees waiting, every free block of the page is on `free` (capacity - used of
-  // them): when the sampling point lies beyond, the list need not be walked.
-  if (!pg->local_free) {
-    uint64_t len = pg->capacity - pg->used;
-    if (len <= keep) {
-      h->sample_left[c] = left - int64_t(len) * bs;
-      return;
-    }
-  }
-  Block* b = pg->free;
+  Block* b = pg->free;  // walks only to the sampling point: once per sample
   uint64_t n = 1;
   for (; n < keep; ++n) {
     Block* next = link_decode(pg, b);
@@ -83,12 +82,13 @@ void cut(Heap* h, Page* pg) {
     b = next;
   }
   Block* rest = n == keep ? link_decode(pg, b) : nullptr;
-  if (!rest || !link_plausible(b, rest)) {  // the list ends before the sampling point
+  if (!rest || !link_plausible(b, rest)) {  // a damaged list ends before the sampling point
     h->sample_left[c] = left - int64_t(n) * bs;
     return;
   }
   link_set(pg, b, nullptr);
   pg->sample_rest = rest;
+  pg->rest_len = uint32_t(len - keep);
   h->sample_left[c] = 0;  // due: at the cut
 }
 
@@ -96,7 +96,8 @@ void cut(Heap* h, Page* pg) {
 // here): each frame between the program and the unwinder costs it time.
 MI_INLINE int capture_stack(void** frames) {
   if (!profile_wants_stacks()) return 0;  // no file: no stacks
-  int depth = stack_unwind(frames, kProfileFrames + 8);
+  int depth = unwind_fast(frames, kProfileFrames + 8);  // -1: a frame it does not handle
+  depth = depth >= 0 ? stack_drop_self(frames, depth) : stack_unwind(frames, kProfileFrames + 8);
   return depth < kProfileFrames ? depth : kProfileFrames;
 }
 
@@ -130,6 +131,7 @@ void sample_heap_init(Heap* h) {
 }
 
 void* sample_arm(Heap* h, Page* pg, size_t size) {
+  if (pg->free_len == kLenUnknown) return nullptr;  // counted when it was first handed out
   unsigned c = pg->size_class;
   void* p = nullptr;
   if (h->sample_left[c] <= int64_t(pg->block_size)) {  // this very allocation
@@ -143,6 +145,7 @@ void* sample_arm(Heap* h, Page* pg, size_t size) {
 
 void* sample_at_cut(Heap* h, Page* pg, size_t size) {
   pg->free = pg->sample_rest;
+  pg->free_len = pg->rest_len;
   pg->sample_rest = nullptr;
   h->sample_left[pg->size_class] = draw_gap(h);
   void* p = sample_small(h, pg, size);
@@ -150,10 +153,15 @@ void* sample_at_cut(Heap* h, Page* pg, size_t size) {
   return p;
 }
 
+void sample_prepare(Heap* h, Page* pg) {
+  if (!pg->sample_rest && pg->free && pg->free_len != kLenUnknown) cut(h, pg);
+}
+
 void page_unstash(Page* pg) {
   Block* rest = pg->sample_rest;
   if (!rest) return;
   pg->sample_rest = nullptr;
+  pg->free_len = kLenUnknown;
   if (!pg->free) {
     pg->free = rest;
     return;

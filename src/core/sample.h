@@ -22,6 +22,8 @@ void sample_heap_init(Heap* h);   // a new heap's counts
 // Returns the sampled block when this allocation is the sampled one; otherwise cuts the list at
 // the next sampling point (if it falls within it) and returns null.
 void* sample_arm(Heap* h, Page* pg, size_t size);
+// pg becomes the fast path's page of its class: its list is counted and cut first.
+void sample_prepare(Heap* h, Page* pg);
 // The fast path ran into a cut (pg->free empty, pg->sample_rest not): this allocation is sampled.
 void* sample_at_cut(Heap* h, Page* pg, size_t size);
 // Joins a cut list back together (a page leaving its heap).

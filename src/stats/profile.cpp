@@ -13,6 +13,7 @@
 #include "core/size_class.h"
 #include "debug/report.h"
 #include "debug/stack.h"
+#include "debug/unwind.h"
 #include "platform/os.h"
 #include "policy/options.h"
 #include "stats/stats.h"
@@ -59,6 +60,20 @@ uint64_t g_start_ms = 0;
 uint64_t g_interval_ms = 1;                // between snapshots
 std::atomic<uint64_t> g_next_snap_ms{0};  // 0: the first slow path takes one at once
 char g_path[1100];
+// A counting filter of live sampled addresses, read without the lock: most large frees find 0
+// there and go on without taking it. Written under the lock only.
+constexpr unsigned kFilterBits = 16;
+std::atomic<uint32_t> g_filter[1u << kFilterBits];
+
+std::atomic<uint32_t>& filter_of(uintptr_t a) {
+  return g_filter[(a >> 4) * 0x9E3779B97F4A7C15ull >> (64 - kFilterBits)];
+}
+void filter_add(uintptr_t a, int d) {
+  auto& f = filter_of(a);
+  f.store(f.load(std::memory_order_relaxed) + uint32_t(d), std::memory_order_relaxed);
+}
+// A block is sampled before malloc returns it, so the thread that frees it has seen the count.
+bool filter_may_hold(const void* p) { return filter_of(uintptr_t(p)).load(std::memory_order_relaxed) != 0; }
 
 // ---- output: a buffer flushed with write(2); nothing here allocates ---------------------------
 char g_buf[1 << 16];
@@ -138,12 +153,14 @@ bool live_insert(const LiveEntry& e) {
   if (g_live_count + 1 >= g_live_slots * 3 / 4 && !live_grow()) return false;
   live_place(e);
   ++g_live_count;
+  filter_add(e.addr, 1);
   account(e, 1);
   return true;
 }
 
 void live_erase(LiveEntry* e) {
   account(*e, -1);
+  filter_add(e->addr, -1);
   size_t i = size_t(e - g_live);
   for (size_t j = i;;) {
     j = (j + 1) & (g_live_slots - 1);
@@ -276,6 +293,7 @@ void profile_init() {
     g_stacks = static_cast<StackEntry*>(map_zeroed(kStackSlots * sizeof(StackEntry)));
     g_arena = static_cast<void**>(map_zeroed(kArenaFrames * sizeof(void*)));
     g_fd = g_stacks && g_arena ? open_profile(path) : -1;
+    unwind_init();
   }
   g_active = true;
   if (g_fd < 0) return;
@@ -313,7 +331,7 @@ void profile_record_alloc(void* p, size_t size, size_t usable, uint32_t thread_n
 }
 
 void profile_record_free(void* p) {
-  if (!g_active) return;
+  if (!g_active || !filter_may_hold(p)) return;
   LockGuard g(g_lock);
   if (!g_active || !g_live_count) return;
   LiveEntry* e = live_find(uintptr_t(p));
@@ -324,7 +342,7 @@ void profile_record_free(void* p) {
 }
 
 bool profile_is_sampled(const void* p) {
-  if (!g_active) return false;
+  if (!g_active || !filter_may_hold(p)) return false;
   LockGuard g(g_lock);
   return g_live_count && live_find(uintptr_t(p)) != nullptr;
 }
