@@ -6,7 +6,6 @@
 #include "core/large.h"
 #include "core/secret.h"
 #include "debug/stack.h"
-#include "debug/unwind.h"
 #include "policy/options.h"
 #include "stats/profile.h"
 
@@ -96,8 +95,7 @@ void cut(Heap* h, Page* pg) {
 // here): each frame between the program and the unwinder costs it time.
 MI_INLINE int capture_stack(void** frames) {
   if (!profile_wants_stacks()) return 0;  // no file: no stacks
-  int depth = unwind_fast(frames, kProfileFrames + 8);  // -1: a frame it does not handle
-  depth = depth >= 0 ? stack_drop_self(frames, depth) : stack_unwind(frames, kProfileFrames + 8);
+  int depth = stack_walk(frames, kProfileFrames + 8);
   return depth < kProfileFrames ? depth : kProfileFrames;
 }
 

@@ -93,7 +93,7 @@ int stack_drop_self(void** frames, int n) {
 
 void stack_capture(Stack* out) {
   void* buf[kStackFrames + 16];
-  int n = stack_unwind(buf, kStackFrames + 16);
+  int n = stack_walk(buf, kStackFrames + 16);
   out->depth = n < kStackFrames ? n : kStackFrames;
   memcpy(out->frames, buf, sizeof(void*) * size_t(out->depth));
 }
@@ -104,6 +104,7 @@ void stack_prepare() {
   t_capturing = true;
   backtrace(buf, 2);  // loads the unwinder now
   t_capturing = false;
+  unwind_init();
 }
 
 bool stack_locate(uintptr_t pc, Frame* out) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "debug/unwind.h"
 
 namespace mallocim {
 
@@ -31,7 +32,12 @@ MI_INLINE int stack_unwind(void** frames, int cap) {
   t_capturing = false;
   return stack_drop_self(frames, n);
 }
-// Loads the unwinder ahead of time, outside any allocation, so capturing never recurses.
+// The fast unwinder (debug/unwind.h) where it knows every frame's rule, the general one otherwise.
+MI_INLINE int stack_walk(void** frames, int cap) {
+  int n = unwind_fast(frames, cap);
+  return n >= 0 ? stack_drop_self(frames, n) : stack_unwind(frames, cap);
+}
+// Loads the unwinders ahead of time, outside any allocation, so capturing never recurses.
 void stack_prepare();
 // Prints "    #i 0xADDR function file:line (module)" lines on stderr.
 void stack_print(const Stack& s);
