@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "core/background.h"
 #include "core/heap.h"
 #include "core/large.h"
 #include "core/page_pool.h"
@@ -50,6 +51,7 @@ void fork_release() {
 void fork_child() {
   fork_release();
   profile_fork_child();
+  background_fork_child();
 }
 
 }  // namespace

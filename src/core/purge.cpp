@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "core/background.h"
 #include "core/heap.h"
 #include "core/large.h"
 #include "core/page_pool.h"
@@ -18,6 +19,11 @@ std::atomic<uint64_t> g_next_purge_ms{0};
 SpinLock& purge_lock() { return g_purge_lock; }
 
 void purge_tick(uint64_t now) {
+  if (MI_UNLIKELY(!background_running())) {
+    int saved = errno;  // free() leaves errno alone
+    background_wanted();
+    errno = saved;
+  }
   if (now < g_next_purge_ms.load(std::memory_order_relaxed)) return;
   int saved_errno = errno;  // runs inside free(), which must leave errno alone
   int64_t delay = option(Opt::purge_delay_ms);
