@@ -10,6 +10,7 @@
 #include "core/page_pool.h"
 #include "core/purge.h"
 #include "core/sample.h"
+#include "core/sparse.h"
 #include "debug/report.h"
 #include "stats/profile.h"
 #include "stats/stats.h"
@@ -121,6 +122,8 @@ uintptr_t page_key(const Page* pg) {
 
 // Moves frees back to the owner: other threads' frees with one exchange (the word carries the
 // count, so `used` is right without walking the list), and the owner's own when `free` is empty.
+}  // namespace
+
 bool page_collect(Page* pg) {
   bool remote = pg->thread_free.load(std::memory_order_relaxed) != 0;
   if (remote) {
@@ -147,14 +150,17 @@ bool page_collect(Page* pg) {
   if (!pg->free && pg->local_free) {
     pg->free = pg->local_free;
     pg->local_free = nullptr;
-    pg->free_len = pg->capacity - pg->used;  // every free block was on local_free
+    pg->free_len = pg->capacity - pg->used - pg->absent;  // every listed free block was there
   }
   return remote;
 }
 
+namespace {
+
 // Carves the next few blocks of a page; a page is touched only as far as it is used.
 void page_extend(Page* pg) {
-  if (pg->capacity >= pg->reserved) return;  // no room to carve
+  if (pg->holes) return page_fill_holes(pg);  // blocks given back to the OS come first
+  if (pg->capacity >= pg->reserved) return;   // no room to carve
   size_t bs = pg->block_size;
   uint32_t n = uint32_t(8192 / bs);
   if (n == 0) n = 1;
@@ -181,6 +187,8 @@ void page_init(Page* pg, Heap* h, unsigned c) {
   pg->used = 0;
   pg->free = pg->local_free = pg->sample_rest = nullptr;
   pg->free_len = pg->rest_len = 0;
+  pg->holes = pg->absent = 0;
+  pg->punch_used = kNoPunch;
   pg->thread_free.store(0, std::memory_order_relaxed);
   pg->state = PageState::queued;
   pg->owner.store(h, std::memory_order_release);
@@ -201,7 +209,7 @@ Page* abandoned_take(unsigned c) {
 void abandoned_push(Page* pg) {
   pg->state = PageState::abandoned;
   pg->owner.store(nullptr, std::memory_order_release);
-  bool has_room = pg->free || pg->capacity < pg->reserved;
+  bool has_room = pg->free || pg->capacity < pg->reserved || pg->holes;
   LockGuard g(g_abandon_lock);
   unsigned c = pg->size_class;
   if (has_room) queue_push_front(g_abandoned[c], pg); else queue_push_back(g_abandoned[c], pg);
@@ -223,7 +231,7 @@ Page* page_acquire(Heap* h, unsigned c) {
     pg->state = PageState::queued;
     pg->owner.store(h, std::memory_order_release);
     page_collect(pg);
-    if (pg->free || pg->capacity < pg->reserved) return pg;
+    if (pg->free || pg->capacity < pg->reserved || pg->holes) return pg;
     full_push(h, pg);  // still full: keep it, look again later
   }
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
@@ -305,6 +313,7 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
     return heap_malloc_small(h, size);
   }
   h->slow_calls++;
+  if ((h->slow_calls & 63) == 0 && option(Opt::sparse_pages)) heap_sparse_pass(h, os::now_ms(), false);
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   if (MI_UNLIKELY(g_sampling) && (h->slow_calls & 15) == 1) profile_tick();  // the clock, now and then
   PageQueue& q = h->queues[c];
@@ -315,7 +324,7 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
       if (MI_UNLIKELY(pg->sample_rest != nullptr) && !pg->free)
         if (void* p = sample_at_cut(h, pg, size)) return p;
       if (page_collect(pg)) h->remote_seen = true;
-      if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
+      if (!pg->free) page_extend(pg);
       if (pg->free) {
         if (pg != q.first) {  // serve from it next time without walking
           queue_remove(q, pg);
@@ -370,6 +379,10 @@ void heap_free_remote(Page* pg, Block* b) {
     report_misuse("free", b, "not the start of a block (interior pointer)");
     return;
   }
+  if (MI_UNLIKELY(__atomic_load_n(&pg->holes, __ATOMIC_RELAXED) != 0) && page_in_holes(pg, b)) {
+    report_misuse("free", b, "block is already free (double free)");  // its OS page went back
+    return;
+  }
   if (MI_UNLIKELY(link_plausible(b, link_decode(pg, b)))) {
     // It reads like a free-list link: the block is on some list already. The owner's lists
     // cannot be walked from here; the secret key makes a false alarm practically impossible.
@@ -395,12 +408,18 @@ bool list_contains(const Page* pg, const Block* list, const Block* b) {
 // The block's first word decodes to a plausible link: it is on one of the page's lists (a
 // double free), or the program stored a value that happens to look like one (then free it).
 void heap_free_suspect(Heap* h, Page* pg, Block* b) {
-  auto* remote = reinterpret_cast<const Block*>(pg->thread_free.load(std::memory_order_acquire) &
-                                                kThreadFreePtrMask);
-  if (list_contains(pg, pg->free, b) || list_contains(pg, pg->local_free, b) ||
-      list_contains(pg, remote, b) || list_contains(pg, pg->sample_rest, b)) {
+  if (pg->holes && page_in_holes(pg, b)) {  // its OS page was given back: it was free
     report_misuse("free", b, "block is already free (double free)");
     return;
+  }
+  if (link_plausible(b, link_decode(pg, b))) {
+    auto* remote = reinterpret_cast<const Block*>(pg->thread_free.load(std::memory_order_acquire) &
+                                                  kThreadFreePtrMask);
+    if (list_contains(pg, pg->free, b) || list_contains(pg, pg->local_free, b) ||
+        list_contains(pg, remote, b) || list_contains(pg, pg->sample_rest, b)) {
+      report_misuse("free", b, "block is already free (double free)");
+      return;
+    }
   }
   link_set(pg, b, pg->local_free);
   pg->local_free = b;
@@ -434,6 +453,7 @@ void heap_release_cached(Heap* h) {
     sync_direct(h, c);
   }
   while (h->cache_count) pool_return_page(h->cache[--h->cache_count], now);
+  if (option(Opt::sparse_pages)) heap_sparse_pass(h, now, true);  // and the free parts of the rest
 }
 
 void heap_thread_exit(Heap* h) {

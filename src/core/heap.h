@@ -31,6 +31,7 @@ struct Heap {
   Heap* next;                 // registry of live heaps / free list of heap structs
   Heap* prev;
   uint64_t slow_calls;        // slow-path entries (statistics)
+  uint64_t next_sparse_ms;    // the next pass over sparse pages (core/sparse.h)
   // Sampling (core/sample.h): bytes to go until the next sample, per small class and one for
   // large and huge blocks; the generator drawing the gaps; the thread's number in profiles.
   int64_t sample_left[kNumClasses + 1];
@@ -46,6 +47,9 @@ extern __thread Heap* t_heap __attribute__((tls_model("initial-exec")));
 void* heap_malloc_slow(Heap* h, unsigned size_class, size_t size);
 void heap_page_event(Heap* h, Page* pg);  // a local free emptied a page or hit a full one
 void heap_free_remote(Page* pg, Block* b);
+// Takes the frees other threads made into pg and, when `free` is empty, the owner's local frees;
+// returns whether there were remote ones (owner only).
+bool page_collect(Page* pg);
 void* heap_list_damaged(Page* pg, Block* b);       // a free-list link failed its check
 void heap_free_suspect(Heap* h, Page* pg, Block* b);  // b looks free already: check, then free
 void heap_thread_exit(Heap* h);
@@ -85,7 +89,7 @@ MI_INLINE void heap_free_small(Segment* s, void* p) {
   Heap* h = t_heap;
   Block* b = static_cast<Block*>(p);
   if (MI_LIKELY(pg->owner.load(std::memory_order_relaxed) == h)) {
-    if (MI_UNLIKELY(link_plausible(b, link_decode(pg, b)))) return heap_free_suspect(h, pg, b);
+    if (MI_UNLIKELY(link_plausible(b, link_decode(pg, b)) || pg->holes)) return heap_free_suspect(h, pg, b);
     link_set(pg, b, pg->local_free);
     pg->local_free = b;
     if (MI_UNLIKELY(--pg->used == 0 || pg->state == PageState::full)) heap_page_event(h, pg);

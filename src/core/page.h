@@ -9,6 +9,8 @@
 //                its low 48 bits and the list length in the high 16, so taking the list needs
 //                no walk to count it.
 #pragma once
+#include <stddef.h>
+
 #include <atomic>
 
 #include "core/config.h"
@@ -45,6 +47,7 @@ struct alignas(64) Page {
   uint8_t size_class;
   PageState state;
   bool purged;  // free and given back to the OS: its memory reads as zero
+  uint16_t holes;  // OS pages (4 KiB) given back while the page is in use (core/sparse.h)
   uint32_t index;  // in its segment
   uintptr_t key;   // encodes the free-list links of this page
   // Second line: what other threads write (so their frees do not steal the owner's line),
@@ -60,7 +63,11 @@ struct alignas(64) Page {
   // of sample_rest (kLenUnknown once the fast path may have taken from `free`).
   uint32_t free_len;
   uint32_t rest_len;
+  uint16_t absent;      // carved blocks in holes: on no list, not used
+  uint16_t punch_used;  // `used` when holes were last looked for (kNoPunch: not since init)
 };
+
+constexpr uint16_t kNoPunch = 0xffff;
 
 constexpr uint32_t kLenUnknown = ~uint32_t(0);
 
@@ -72,6 +79,7 @@ struct Segment {
   Page pages[kPagesPerSegment];
 };
 
+static_assert(offsetof(Page, thread_free) == 64, "malloc and free of the owner touch one line");
 static_assert(sizeof(Segment) <= kPageSize, "segment header must fit in page 0");
 
 constexpr unsigned kThreadFreeCountShift = 48;

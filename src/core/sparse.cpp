@@ -1,0 +1,163 @@
+#include "core/sparse.h"
+
+#include <string.h>
+
+#include "debug/report.h"
+#include "core/size_class.h"
+#include "platform/os.h"
+#include "policy/options.h"
+
+namespace mallocim {
+namespace {
+
+constexpr size_t kOsPage = 4096;
+constexpr unsigned kOsPages = unsigned(kPageSize / kOsPage);  // 16: one bit each in Page::holes
+static_assert(kOsPages <= 16, "Page::holes has 16 bits");
+
+// Whether block i overlaps an OS page of `holes`.
+MI_INLINE bool in_holes(size_t i, size_t bs, uint32_t holes) {
+  size_t first = i * bs / kOsPage, last = (i * bs + bs - 1) / kOsPage;
+  for (size_t j = first; j <= last; ++j)
+    if (holes & (1u << j)) return true;
+  return false;
+}
+
+// Marks the blocks of list in `bits`; false on a damaged list (left alone).
+bool mark(const Page* pg, const Block* b, uint64_t* bits) {
+  uintptr_t start = uintptr_t(page_start(pg));
+  for (size_t n = 0; b; ++n) {
+    uintptr_t off = uintptr_t(b) - start;
+    if (off % pg->block_size || off / pg->block_size >= pg->capacity || n > pg->capacity) return false;
+    size_t i = off / pg->block_size;
+    if (bits[i / 64] & (uint64_t(1) << (i % 64))) return false;
+    bits[i / 64] |= uint64_t(1) << (i % 64);
+    const Block* next = link_decode(pg, b);
+    if (next && !link_plausible(b, next)) return false;
+    b = next;
+  }
+  return true;
+}
+
+uint32_t count_absent(const Page* pg, uint32_t holes) {
+  uint32_t n = 0;
+  for (size_t i = 0; i < pg->capacity; ++i) n += in_holes(i, pg->block_size, holes);
+  return n;
+}
+
+}  // namespace
+
+size_t page_punch_holes(Page* pg) {
+  if (os::hw().page_size != kOsPage || pg->sample_rest) return 0;
+  page_collect(pg);
+  size_t bs = pg->block_size;
+  uint64_t bits[kPageSize / 16 / 64] = {};
+  if (!mark(pg, pg->free, bits) || !mark(pg, pg->local_free, bits)) return 0;
+  auto is_free = [&](size_t i) {
+    return i >= pg->capacity || (bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, pg->holes);
+  };
+  uint32_t fresh = 0;
+  for (unsigned j = 0; j < kOsPages; ++j) {
+    if (pg->holes & (1u << j)) continue;
+    size_t first = j * kOsPage / bs, last = ((j + 1) * kOsPage - 1) / bs;
+    bool all_free = true;
+    for (size_t i = first; i <= last && all_free; ++i) all_free = is_free(i);
+    if (all_free) fresh |= 1u << j;
+  }
+  // OS pages past the carved blocks were never written since the page was (re)initialised, or
+  // only by an earlier life of the page: purge those too, but they hold no block to take out.
+  if (!fresh) return 0;
+  uint32_t holes = pg->holes | fresh;
+  // The remaining free blocks, in address order (neighbours in time stay neighbours in memory).
+  Block* head = nullptr;
+  Block** tail = &head;
+  uint32_t listed = 0;
+  uint8_t* start = page_start(pg);
+  for (size_t i = 0; i < pg->capacity; ++i) {
+    if (!(bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, holes)) continue;
+    Block* b = reinterpret_cast<Block*>(start + i * bs);
+    *tail = b;
+    tail = reinterpret_cast<Block**>(&b->link);  // encoded below
+    ++listed;
+  }
+  *tail = nullptr;
+  for (Block* b = head; b;) {  // encode the links now that the order is known
+    Block* next = reinterpret_cast<Block*>(b->link);
+    link_set(pg, b, next);
+    b = next;
+  }
+  size_t released = 0;
+  for (unsigned j = 0; j < kOsPages;) {
+    if (!(fresh & (1u << j))) {
+      ++j;
+      continue;
+    }
+    unsigned k = j;
+    while (k < kOsPages && (fresh & (1u << k))) ++k;
+    os::purge(start + j * kOsPage, (k - j) * kOsPage);
+    released += (k - j) * kOsPage;
+    j = k;
+  }
+  pg->free = head;
+  pg->local_free = nullptr;
+  pg->free_len = listed;
+  pg->absent = uint16_t(count_absent(pg, holes));
+  __atomic_store_n(&pg->holes, uint16_t(holes), __ATOMIC_RELAXED);
+  return released;
+}
+
+void page_fill_holes(Page* pg) {
+  size_t bs = pg->block_size;
+  uint32_t holes = pg->holes;
+  Block* head = pg->free;
+  uint8_t* start = page_start(pg);
+  uint32_t added = 0;
+  for (size_t i = pg->capacity; i-- > 0;) {  // prepended from the top: address order
+    if (!in_holes(i, bs, holes)) continue;
+    Block* b = reinterpret_cast<Block*>(start + i * bs);
+    link_set(pg, b, head);
+    head = b;
+    ++added;
+  }
+  pg->free_len = pg->free == nullptr ? added : kLenUnknown;
+  pg->free = head;
+  pg->absent = 0;
+  __atomic_store_n(&pg->holes, uint16_t(0), __ATOMIC_RELAXED);
+}
+
+bool page_in_holes(const Page* pg, const void* p) {
+  uint32_t holes = __atomic_load_n(&pg->holes, __ATOMIC_RELAXED);
+  size_t i = size_t(static_cast<const uint8_t*>(p) - page_start(pg)) / pg->block_size;
+  return holes && in_holes(i, pg->block_size, holes);
+}
+
+size_t heap_sparse_pass(Heap* h, uint64_t now, bool force) {
+  if (!force) {
+    int64_t delay = option(Opt::purge_delay_ms);
+    if (delay < 0 || now < h->next_sparse_ms) return 0;
+    h->next_sparse_ms = now + uint64_t(delay) / 4;  // the purge's rhythm
+  }
+  size_t released = 0;
+  // Work per pass: the free lists walked, in blocks.
+  size_t budget = force ? ~size_t(0) : size_t(1) << 16;
+  for (unsigned c = 0; c < kNumClasses && budget; ++c) {
+    size_t bs = class_size(c);
+    for (Page* pg = h->queues[c].first; pg && budget; pg = pg->next) {
+      if (pg == h->direct[c] || pg->sample_rest) continue;
+      size_t carved = size_t(pg->capacity) * bs;
+      size_t free_blocks = pg->capacity - pg->used - pg->absent;
+      // At most half full, room for two holes at least, and an OS page's worth of blocks freed
+      // since the last look at this page (or anything at all when forced).
+      if (free_blocks * bs < 2 * kOsPage) continue;
+      if (!force && (size_t(pg->used) * bs * 2 > carved ||
+                     (pg->punch_used != kNoPunch &&
+                      (int64_t(pg->punch_used) - int64_t(pg->used)) * int64_t(bs) < int64_t(kOsPage))))
+        continue;
+      budget = budget > free_blocks ? budget - free_blocks : 0;
+      released += page_punch_holes(pg);
+      pg->punch_used = uint16_t(pg->used);
+    }
+  }
+  return released;
+}
+
+}  // namespace mallocim

@@ -1,0 +1,25 @@
+// Sparse pages: a page whose live blocks are few and scattered keeps all of its 64 KiB resident,
+// and no other size class can use its free blocks. Its owner gives back the OS pages (4 KiB)
+// inside it that hold only free blocks: these "holes" are purged, their blocks leave the free
+// lists (Page::absent), and they are carved again, zeroed by the kernel, when the page has no
+// other free block left. Owner thread only: the lists are the owner's.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/heap.h"
+
+namespace mallocim {
+
+// Punches every hole pg has room for (its remote frees collected first); returns bytes released.
+size_t page_punch_holes(Page* pg);
+// Puts the blocks of pg's holes back on its (empty) free list.
+void page_fill_holes(Page* pg);
+// Whether p lies in one of pg's holes: such a block is free (a free of it is a double free).
+// Any thread may ask.
+bool page_in_holes(const Page* pg, const void* p);
+// The owner's pass over its sparse pages, at most every MALLOCIM_PURGE_DELAY_MS; returns bytes
+// released. force: every page with room for a hole, now (malloc_trim).
+size_t heap_sparse_pass(Heap* h, uint64_t now, bool force);
+
+}  // namespace mallocim
