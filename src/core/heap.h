@@ -32,6 +32,7 @@ struct Heap {
   Heap* prev;
   uint64_t slow_calls;        // slow-path entries (statistics)
   uint64_t next_sparse_ms;    // the next pass over sparse pages (core/sparse.h)
+  unsigned sparse_class;      // where the pass under way resumes
   // Sampling (core/sample.h): bytes to go until the next sample, per small class and one for
   // large and huge blocks; the generator drawing the gaps; the thread's number in profiles.
   int64_t sample_left[kNumClasses + 1];

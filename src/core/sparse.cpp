@@ -13,6 +13,8 @@ namespace {
 constexpr size_t kOsPage = 4096;
 constexpr unsigned kOsPages = unsigned(kPageSize / kOsPage);  // 16: one bit each in Page::holes
 static_assert(kOsPages <= 16, "Page::holes has 16 bits");
+constexpr size_t kSmallestBlock = class_size_calc(0);
+static_assert(kSmallestBlock >= 8 && kPageSize / kSmallestBlock <= 0xffff, "blocks per page");
 
 // Whether block i overlaps an OS page of `holes`.
 MI_INLINE bool in_holes(size_t i, size_t bs, uint32_t holes) {
@@ -38,6 +40,19 @@ bool mark(const Page* pg, const Block* b, uint64_t* bits) {
   return true;
 }
 
+// Whether holes are likely enough to walk pg's lists: with its live blocks spread at random, an OS
+// page of k blocks is free with probability (1 - used / capacity)^k; a walk is worth it when the
+// page's 16 OS pages are expected to hold a quarter of a hole or more. (Survivors of a burst are
+// usually clustered, which only makes holes more likely.)
+bool holes_likely(const Page* pg, size_t bs) {
+  double free_share = 1.0 - double(pg->used) / double(pg->capacity ? pg->capacity : 1);
+  size_t k = (kOsPage + bs - 1) / bs;
+  double p = 1;
+  for (double f = free_share; k; k >>= 1, f *= f)
+    if (k & 1) p *= f;
+  return p * kOsPages >= 0.25;
+}
+
 uint32_t count_absent(const Page* pg, uint32_t holes) {
   uint32_t n = 0;
   for (size_t i = 0; i < pg->capacity; ++i) n += in_holes(i, pg->block_size, holes);
@@ -50,7 +65,7 @@ size_t page_punch_holes(Page* pg) {
   if (os::hw().page_size != kOsPage || pg->sample_rest) return 0;
   page_collect(pg);
   size_t bs = pg->block_size;
-  uint64_t bits[kPageSize / 16 / 64] = {};
+  uint64_t bits[kPageSize / kSmallestBlock / 64] = {};  // one bit per block of the page
   if (!mark(pg, pg->free, bits) || !mark(pg, pg->local_free, bits)) return 0;
   auto is_free = [&](size_t i) {
     return i >= pg->capacity || (bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, pg->holes);
@@ -134,27 +149,37 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, bool force) {
   if (!force) {
     int64_t delay = option(Opt::purge_delay_ms);
     if (delay < 0 || now < h->next_sparse_ms) return 0;
-    h->next_sparse_ms = now + uint64_t(delay) / 4;  // the purge's rhythm
   }
-  size_t released = 0;
-  // Work per pass: the free lists walked, in blocks.
-  size_t budget = force ? ~size_t(0) : size_t(1) << 16;
-  for (unsigned c = 0; c < kNumClasses && budget; ++c) {
+  // Work per step, in free-list blocks walked: a pass over a large heap goes in steps (one per
+  // 64 slow paths), each resuming at the class where the last one stopped.
+  size_t budget = force ? ~size_t(0) : size_t(1) << 14, released = 0;
+  unsigned c = force ? 0 : h->sparse_class;
+  for (; c < kNumClasses && budget; ++c) {
     size_t bs = class_size(c);
     for (Page* pg = h->queues[c].first; pg && budget; pg = pg->next) {
       if (pg == h->direct[c] || pg->sample_rest) continue;
       size_t carved = size_t(pg->capacity) * bs;
       size_t free_blocks = pg->capacity - pg->used - pg->absent;
-      // At most half full, room for two holes at least, and an OS page's worth of blocks freed
-      // since the last look at this page (or anything at all when forced).
+      // Room for two holes at least; unless forced, at most half full, holes likely, and enough
+      // freed since the last look.
       if (free_blocks * bs < 2 * kOsPage) continue;
-      if (!force && (size_t(pg->used) * bs * 2 > carved ||
-                     (pg->punch_used != kNoPunch &&
-                      (int64_t(pg->punch_used) - int64_t(pg->used)) * int64_t(bs) < int64_t(kOsPage))))
-        continue;
+      if (!force) {
+        if (size_t(pg->used) * bs * 2 > carved || !holes_likely(pg, bs)) continue;
+        // Looked at before: again once a quarter of the page has been freed since.
+        if (pg->punch_used != kNoPunch && int64_t(pg->punch_used) - int64_t(pg->used) < int64_t(pg->capacity / 4))
+          continue;
+      }
       budget = budget > free_blocks ? budget - free_blocks : 0;
       released += page_punch_holes(pg);
       pg->punch_used = uint16_t(pg->used);
+    }
+  }
+  if (!force) {
+    if (c < kNumClasses || !budget) {  // resume there at the next step
+      h->sparse_class = budget ? c : c - 1;
+    } else {  // the pass is complete: the next one after a quarter of the purge delay (as purge)
+      h->sparse_class = 0;
+      h->next_sparse_ms = now + uint64_t(option(Opt::purge_delay_ms)) / 4;
     }
   }
   return released;
