@@ -3,6 +3,8 @@
 // under test is chosen at run time with LD_PRELOAD.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,6 +68,18 @@ public:
       if (errno != 0 || end == g.value.c_str() || *end != '\0' || g.value[0] == '-')
         fail("bad value '" + g.value + "' for --" + name);
       if (v < min) fail("--" + std::string(name) + " must be at least " + std::to_string(min));
+      g.used = true;
+    }
+    return v;
+  }
+
+  // Value of --name as text, def when absent (e.g. a file name).
+  std::string get_str(const char* name, const char* def, const char* help) {
+    known_.push_back({name, *def ? std::string(def) : std::string("-"), help});
+    std::string v = def;
+    for (auto& g : given_) {
+      if (g.name != name) continue;
+      v = g.value;
       g.used = true;
     }
     return v;
@@ -210,6 +224,18 @@ inline size_t free_block(void* p) {
   return size;
 }
 
+// A table of n pointers mapped directly, outside the allocator under test (pages become resident
+// as they are used; the same for every allocator). Ends the program when the mapping fails.
+inline void** map_table(size_t n) {
+  void* p = mmap(nullptr, n * sizeof(void*), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    std::perror("bench: mmap");
+    std::_Exit(kExitNoMemory);
+  }
+  return static_cast<void**>(p);
+}
+
 // ---- memory figures -----------------------------------------------------------------------------
 inline uint64_t rss_now_kb() {
   unsigned long pages_total = 0, pages_resident = 0;
@@ -256,6 +282,12 @@ public:
     s.bytes.store(v, std::memory_order_relaxed);
     if (v > s.peak) s.peak = v;
   }
+  // Sum of the workers' lines now (any thread; a close estimate while they run).
+  uint64_t current() const {
+    int64_t sum = 0;
+    for (const auto& s : slots_) sum += s.bytes.load(std::memory_order_relaxed);
+    return sum > 0 ? uint64_t(sum) : 0;
+  }
   // Stops the sampler and returns the peak; call after the workers have finished.
   uint64_t stop() {
     {
@@ -285,6 +317,132 @@ private:
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread sampler_;
+};
+
+// ---- time series: RSS and live bytes over time ----------------------------------------------
+// A workload made with --trace FILE records (ms since start, RSS KiB, live bytes) at most every
+// --trace-ms ms and writes them as CSV ("ms,rss_kb,live_bytes") when write() is called at its
+// end. It never calls the allocator under test: the samples go to a table mapped directly (the
+// same few pages for every allocator; when it is full, every other sample is dropped and the
+// interval doubled), RSS is read with pread on a descriptor kept open on /proc/self/statm, and
+// the file is written with write(2). Without a file every call returns at once (idle() still
+// sleeps). Not thread-safe: one thread calls tick/poll/sample/idle.
+class Tracer {
+public:
+  Tracer(Options& opt)
+      : path_(opt.get_str("trace", "", "write RSS and live bytes over time to this CSV file")),
+        interval_ms_(opt.get("trace-ms", 2, "ms between two trace samples", 1)) {
+    if (path_.empty()) return;
+    table_ = static_cast<Sample*>(mmap(nullptr, kCapacity * sizeof(Sample), PROT_READ | PROT_WRITE,
+                                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    statm_ = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (table_ == MAP_FAILED || statm_ < 0) {
+      std::fprintf(stderr, "bench: cannot set up the trace (%s)\n", std::strerror(errno));
+      std::exit(kExitUsage);
+    }
+    page_kb_ = uint64_t(sysconf(_SC_PAGESIZE)) / 1024;
+    sample(0);
+  }
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  bool on() const { return !path_.empty(); }
+
+  // Once per operation, with the live bytes after it: a sample when the interval has passed
+  // (the clock is read every 16th call).
+  void tick(uint64_t live) {
+    if (path_.empty() || (++calls_ & 15) != 0) return;
+    poll(live);
+  }
+
+  // A sample when the interval has passed (reads the clock every time).
+  void poll(uint64_t live) {
+    if (!path_.empty() && now_ms() >= next_ms_) sample(live);
+  }
+
+  // A sample now, whatever the interval.
+  void sample(uint64_t live) {
+    if (path_.empty()) return;
+    const double ms = now_ms();
+    if (count_ == kCapacity) { // keep every other sample, sample half as often
+      for (size_t i = 0; i < kCapacity / 2; ++i) table_[i] = table_[2 * i];
+      count_ = kCapacity / 2;
+      interval_ms_ *= 2;
+    }
+    table_[count_++] = {ms, rss_kb(), live};
+    next_ms_ = ms + double(interval_ms_);
+  }
+
+  // Sleeps ms milliseconds without calling the allocator, sampling on the way when tracing.
+  void idle(uint64_t ms, uint64_t live) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    if (path_.empty()) {
+      std::this_thread::sleep_until(end);
+      return;
+    }
+    sample(live);
+    for (auto t = std::chrono::steady_clock::now(); t < end; t = std::chrono::steady_clock::now()) {
+      std::this_thread::sleep_until(std::min(end, t + std::chrono::milliseconds(interval_ms_)));
+      sample(live);
+    }
+  }
+
+  // Resident KiB now, from the open statm descriptor (no allocation); 0 when not tracing.
+  uint64_t rss_kb() const {
+    if (statm_ < 0) return 0;
+    char buf[128];
+    const ssize_t n = pread(statm_, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* p = std::strchr(buf, ' ');
+    return p ? std::strtoull(p + 1, nullptr, 10) * page_kb_ : 0;
+  }
+
+  // Writes the CSV (a last sample first); returns false (and says why) when it cannot.
+  bool write(uint64_t live) {
+    if (path_.empty()) return true;
+    sample(live);
+    const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      std::fprintf(stderr, "bench: cannot write %s: %s\n", path_.c_str(), std::strerror(errno));
+      return false;
+    }
+    char buf[8192];
+    size_t used = size_t(std::snprintf(buf, sizeof buf, "ms,rss_kb,live_bytes\n"));
+    bool ok = true;
+    for (size_t i = 0; i < count_ && ok; ++i) {
+      used += size_t(std::snprintf(buf + used, sizeof buf - used, "%.1f,%" PRIu64 ",%" PRIu64 "\n",
+                                   table_[i].ms, table_[i].rss_kb, table_[i].live));
+      if (used > sizeof buf - 80 || i + 1 == count_) {
+        ok = ::write(fd, buf, used) == ssize_t(used);
+        used = 0;
+      }
+    }
+    if (count_ == 0 && used > 0) ok = ::write(fd, buf, used) == ssize_t(used);
+    ok = (close(fd) == 0) && ok;
+    if (!ok) std::fprintf(stderr, "bench: short write to %s\n", path_.c_str());
+    return ok;
+  }
+
+private:
+  struct Sample {
+    double ms;
+    uint64_t rss_kb, live;
+  };
+  static constexpr size_t kCapacity = size_t(1) << 16;
+  double now_ms() const {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_)
+        .count();
+  }
+  std::string path_;
+  uint64_t interval_ms_;
+  Sample* table_ = nullptr;
+  size_t count_ = 0;
+  uint64_t calls_ = 0;
+  double next_ms_ = 0;
+  int statm_ = -1;
+  uint64_t page_kb_ = 4;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
 // ---- timing and the result line -----------------------------------------------------------------

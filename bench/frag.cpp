@@ -7,7 +7,7 @@
 // target; the survivors of earlier mixes stay scattered among the new blocks. RSS is sampled
 // along the way. At the end 90% of the blocks are freed, and RSS is read right away and again
 // after --sleep-ms and a little allocation activity (allocators that return memory lazily get
-// the chance to do so). Single-threaded.
+// the chance to do so). Single-threaded. --trace FILE writes RSS and live bytes over time.
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   const uint64_t turnover = opt.get("turnover", 200, "percent of target allocated per phase", 1);
   const uint64_t sleep_ms = opt.get("sleep-ms", 1000, "pause after the 90% free");
   const uint64_t seed = opt.get("seed", 1, "random seed");
+  Tracer trace(opt);
   opt.done();
 
   const uint64_t target = live_mb << 20;
@@ -75,11 +76,13 @@ int main(int argc, char** argv) {
           const size_t i = rng.below(count);
           live -= free_block(table[i]);
           table[i] = table[--count];
+          trace.tick(live);
         }
         table[count++] = make_block(size, rng.next());
         live += size;
         allocated += size;
         live_peak = std::max(live_peak, live);
+        trace.tick(live);
         count_peak = std::max(count_peak, count);
         if (++steps % 4096 == 0) rss_sampled_peak = std::max(rss_sampled_peak, rss_now_kb());
       }
@@ -94,17 +97,19 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < count; ++i) {
     if (i % 10 == 0) table[kept++] = table[i];
     else live -= free_block(table[i]);
+    trace.tick(live);
   }
   count = kept;
   const double seconds = clock.seconds();
   const uint64_t live_after_free = live;
   const uint64_t rss_after_free = rss_now_kb();
 
-  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  trace.idle(sleep_ms, live);
   for (int i = 0; i < 1000; ++i) free_block(make_block(size_t(16 + i % 256), uint64_t(i)));
   const uint64_t rss_after_sleep = rss_now_kb();
 
-  for (size_t i = 0; i < count; ++i) free_block(table[i]);
+  trace.sample(live);
+  for (size_t i = 0; i < count; ++i) live -= free_block(table[i]);
   const uint64_t rss_peak = rss_peak_kb();
 
   Result("frag")
@@ -117,5 +122,5 @@ int main(int argc, char** argv) {
       .add("rss_after_sleep_kb", rss_after_sleep)
       .add("phase_rss_kb", phase_rss)
       .print();
-  return 0;
+  return trace.write(live) ? 0 : 1;
 }

@@ -55,6 +55,15 @@ class Workload:
     extras: list = field(default_factory=list)
     binary: str = ""  # bench_BINARY; default: the workload's name
     startup: bool = False  # runner-side: /bin/true spawned full[0] (quick[0]) times per allocator
+    # Fragmentation suite (--suite NAME): members run only when their suite is asked for (or
+    # by name with --only), take --trace FILE, and are compared with the best peer.
+    suite: str = ""
+    script: str = ""  # a Python program in bench/ (run by PYTHON) instead of bench_BINARY
+    env: dict = field(default_factory=dict)  # added to the run's environment
+    # The allocator goes to the program as "--preload PATH" (glibc: libc.so.6) instead of
+    # LD_PRELOAD: a driver that starts the measured program itself (redis).
+    preload_arg: bool = False
+    requires: str = ""  # a program that must exist, else the workload is skipped
 
 
 WORKLOADS = {
@@ -95,6 +104,58 @@ WORKLOADS = {
     "startup": Workload("start-up cost: /bin/true under the allocator (glibc: plain true)", False,
                         ["500"], ["100"], startup=True),
 }
+# The fragmentation suite (--suite frag): long-running programs in compressed time. Each run
+# writes a trace (RSS and live bytes over time); the tables compare peak RSS with the best
+# (lowest) of the peers. frag above is a member too.
+SUITE_WORKLOADS = {
+    "cache": Workload("key/value cache, skewed value sizes, LRU eviction, sizes shift halfway",
+                      False, ["--capacity-mb", "96", "--turnover", "24"],
+                      ["--capacity-mb", "32", "--turnover", "16"],
+                      [("rss_full_kb", "full MiB", 1024)], suite="frag"),
+    "phases": Workload("batch job: phases of different size profiles, 8% survive each drop",
+                       False, ["--live-mb", "128", "--phases", "12"],
+                       ["--live-mb", "32", "--phases", "6"],
+                       [("rss_after_drop_kb", "after drop MiB", 1024)], suite="frag"),
+    "server": Workload("producer/consumer requests and responses, cross-thread frees, load peak",
+                       False, ["--ops", "600000", "--hold", "500"],
+                       ["--ops", "150000", "--hold", "250"], suite="frag"),
+    "burst": Workload("steady live set, 8x burst, free, quiet period without allocator calls",
+                      False, ["--base-mb", "16", "--quiet-ms", "3000"],
+                      ["--base-mb", "8", "--quiet-ms", "1200"],
+                      [("rss_after_free_kb", "after free MiB", 1024),
+                       ("rss_after_quiet_kb", "after quiet MiB", 1024),
+                       ("rss_after_resume_kb", "resumed MiB", 1024)], suite="frag"),
+    "sparse": Workload("mass free leaving 1 in 20 small blocks, refill with new sizes",
+                       False, ["--live-mb", "128"], ["--live-mb", "32"],
+                       [("rss_after_free_kb", "after free MiB", 1024),
+                        ("rss_refill_kb", "refilled MiB", 1024)], suite="frag"),
+    "redis": Workload("redis-server: fill keys of 16-512 B, delete half, refill with 64-1024 B",
+                      False, ["--keys", "1000000"], ["--keys", "100000"],
+                      [("used_refill_kb", "used_memory MiB", 1024),
+                       ("rss_fill_kb", "RSS fill MiB", 1024),
+                       ("rss_delete_kb", "RSS del MiB", 1024),
+                       ("rss_refill_kb", "RSS refill MiB", 1024)],
+                      suite="frag", script="frag_redis.py", preload_arg=True,
+                      requires="/usr/bin/redis-server"),
+    "python": Workload("python3 (pymalloc on): phases of dicts, strings, bytes, records",
+                       False, ["--live-mb", "64", "--phases", "12"],
+                       ["--live-mb", "32", "--phases", "6"],
+                       [("rss_after_drop_kb", "after drop MiB", 1024)],
+                       suite="frag", script="frag_python.py"),
+    "python-malloc": Workload("the python workload with PYTHONMALLOC=malloc (every object "
+                              "from malloc)", False, ["--live-mb", "64", "--phases", "12"],
+                              ["--live-mb", "32", "--phases", "6"],
+                              [("rss_after_drop_kb", "after drop MiB", 1024)],
+                              suite="frag", script="frag_python.py",
+                              env={"PYTHONMALLOC": "malloc"}),
+}
+WORKLOADS.update(SUITE_WORKLOADS)
+SUITES = {"frag": ["frag", "cache", "phases", "server", "burst", "sparse", "redis", "python",
+                   "python-malloc"]}
+PEERS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+# Interpreter of the Python workloads: the system's (a pyenv shim is a shell script, which
+# would run under the preload too), else the one running this script.
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 # Workloads whose results depend only on the seed: their "digest" must agree across allocators.
 DETERMINISTIC = {"bignum", "sets"}
 
@@ -228,12 +289,15 @@ def run_once(argv, env, timeout):
     return failure, wall, ru.ru_maxrss, stdout, stderr
 
 
-def measure(workload, threads, allocator, rep, cmd, preload, timeout):
-    """One run of cmd with preload (None: glibc) in LD_PRELOAD."""
+def measure(workload, threads, allocator, rep, cmd, preload, timeout, extra_env=None,
+            use_preload=True):
+    """One run of cmd with preload (None: glibc) in LD_PRELOAD (unless use_preload is False:
+    the command was given the allocator itself) and extra_env added."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     env.update(variant_env(allocator))
-    if preload:
+    env.update(extra_env or {})
+    if preload and use_preload:
         env["LD_PRELOAD"] = preload
     failure, wall, maxrss, out, err = run_once(cmd, env, timeout)
     result = parse_result(out) if failure is None else None
@@ -454,6 +518,210 @@ def write_csv(path, runs):
                        + [r.result.get(k, "") for k in keys])
 
 
+# ---- the fragmentation suite: ratios to the best peer, traces, plots ------------------------
+
+def trace_path(out_dir, name, allocator, rep):
+    return os.path.join(out_dir, "traces", f"{name}.{allocator}.rep{rep}.csv")
+
+
+def best_peer(cells, name, allocators, key):
+    """(peer, median) of the peer with the lowest median of key for workload name, or None."""
+    best = None
+    for a in allocators:
+        cell = cells.get((name, 1, a))
+        if a not in PEERS or cell is None:
+            continue
+        v = cell.median(key)
+        if v is not None and (best is None or v < best[1]):
+            best = (a, v)
+    return best
+
+
+def print_suite(runs, cases, allocators, reps, quick):
+    """One table per workload (peak RSS and time against the best peer) and the summary."""
+    cells = {}
+    for r in runs:
+        cells.setdefault((r.workload, r.threads, r.allocator), Cell([])).runs.append(r)
+    names = list(dict.fromkeys(w for w, _ in cases))
+    rss_key = lambda r: r.peak_kb
+    time_key = lambda r: r.seconds
+    matrix = {}  # (workload, allocator) -> RSS ratio to the best peer
+    time_ratios = {a: [] for a in allocators}
+    best_of = {}
+    print("\npeak RSS: the workload's VmHWM (redis: the server's); ratio = allocator / the best "
+          "(lowest) peer of that workload,\nmarked *; time: the workload's own seconds, ratio to "
+          "the fastest peer. Below 1 = better than every peer.")
+    for name in names:
+        wl = WORKLOADS[name]
+        best = best_peer(cells, name, allocators, rss_key)
+        fastest = best_peer(cells, name, allocators, time_key)
+        best_of[name] = best
+        print(f"\n== {name}: {wl.about} ==")
+        head = (f"{'allocator':<11} {'peak RSS MiB':>12} {'/best peer':>10} {'live MiB':>9} "
+                f"{'peak/live':>9} {'time s':>8} {'/fastest':>8}")
+        extras = [e for e in wl.extras if e[0] != "frag_ratio"]  # peak/live is a column
+        head += "".join(f"  {h:>14}" for _, h, _ in extras)
+        print(head)
+        for a in allocators:
+            cell = cells.get((name, 1, a))
+            if cell is None:
+                continue
+            mark = "*" if best and a == best[0] else " "
+            row = f"{a:<10}{mark}"
+            if cell.failure:
+                print(f"{row} {cell.failure}")
+                matrix[(name, a)] = "FAIL"
+                continue
+            rss = cell.median(rss_key)
+            t = cell.median(time_key)
+            live = cell.extra("live_peak_bytes", 1 << 20)
+            rr = ratio(rss, best[1]) if best else None
+            tr = ratio(t, fastest[1]) if fastest else None
+            per_live = rss / 1024 / live if live else None
+            row += (f" {rss / 1024:>12.1f} {fmt(rr, 10)} {fmt(live, 9, 1)} {fmt(per_live, 9)} "
+                    f"{t:>8.3f} {fmt(tr, 8)}")
+            row += "".join(f"  {fmt(cell.extra(k, d), 14, 1)}" for k, _, d in extras)
+            print(row)
+            matrix[(name, a)] = rr
+            if tr is not None:
+                time_ratios[a].append(tr)
+        if best:
+            print(f"best peer: {best[0]} ({best[1] / 1024:.1f} MiB)"
+                  + (f"; fastest peer: {fastest[0]} ({fastest[1]:.3f} s)" if fastest else ""))
+        else:
+            print("best peer: none (no peer ran successfully): no ratios")
+    print(f"\nmedian of {reps} interleaved run(s) per cell, {'quick' if quick else 'full'} "
+          "parameters")
+    print("\n== summary: peak RSS / best peer's, per workload and geometric mean ==")
+    width = max(10, *(len(a) + 1 for a in allocators))
+    print(f"{'workload':<14} {'best peer':<10}" + "".join(f"{a:>{width}}" for a in allocators))
+    for name in names:
+        best = best_of[name]
+        row = f"{name:<14} {best[0] if best else '-':<10}"
+        for a in allocators:
+            v = matrix.get((name, a))
+            row += f"{v:>{width}}" if isinstance(v, str) else fmt(v, width)
+        print(row)
+    gm = {a: [v for (n, b), v in matrix.items() if b == a and isinstance(v, float)]
+          for a in allocators}
+    print(f"{'geomean RSS':<25}" + "".join(fmt(geomean(gm[a]), width) for a in allocators))
+    print(f"{'workloads':<25}" + "".join(f"{len(gm[a]):>{width}}" for a in allocators))
+    print(f"{'geomean time':<25}" + "".join(fmt(geomean(time_ratios[a]), width)
+                                            for a in allocators))
+    print("(RSS: allocator / the lowest peer; time: allocator / the fastest peer; geometric "
+          "means over the workloads where both ran)")
+
+
+PLOT_COLORS = {"mallocim": "#d62728", "glibc": "#1f77b4", "jemalloc": "#2ca02c",
+               "mimalloc": "#9467bd", "tcmalloc": "#ff7f0e", "mallocim-profile": "#8c564b"}
+
+
+def read_trace(path):
+    """[(seconds, rss MiB, live MiB)] from a trace CSV, or [] when there is none."""
+    points = []
+    try:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                points.append((float(row["ms"]) / 1000, int(row["rss_kb"]) / 1024,
+                               int(row["live_bytes"]) / (1 << 20)))
+    except (OSError, KeyError, ValueError):
+        return []
+    return points
+
+
+def nice_ticks(top, count=5):
+    """Round tick values from 0 to at least top."""
+    if top <= 0:
+        return [0, 1]
+    raw = top / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return [i * step for i in range(int(math.ceil(top / step - 1e-9)) + 1)]
+
+
+def svg_escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def svg_plot(title, subtitle, series):
+    """A self-contained SVG: RSS (top) and live bytes (bottom) over time, one line per
+    allocator. series: [(allocator, legend text, points)]."""
+    w, left, right, top_pad = 960, 70, 20, 70
+    ph, gap = 250, 60  # panel height, space between the panels (x labels)
+    h = top_pad + 2 * ph + gap + 60 + 20 * (sum(7 * len(lg) + 52 for _, lg, _ in series) // 800)
+    t_max = max((p[0] for _, _, pts in series for p in pts), default=1) or 1
+    xt = nice_ticks(t_max)
+    x_of = lambda t: left + (w - left - right) * t / xt[-1]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           f'viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{left}" y="22" font-size="16" font-weight="bold">{svg_escape(title)}</text>',
+           f'<text x="{left}" y="42" fill="#555">{svg_escape(subtitle)}</text>']
+    for panel, (idx, label) in enumerate([(1, "RSS (MiB)"), (2, "live bytes (MiB)")]):
+        y0 = top_pad + panel * (ph + gap)
+        v_max = max((p[idx] for _, _, pts in series for p in pts), default=1)
+        yt = nice_ticks(v_max)
+        y_of = lambda v, y0=y0, yt=yt: y0 + ph - ph * v / yt[-1]
+        out.append(f'<text x="{left}" y="{y0 - 8}" font-weight="bold">{label}</text>')
+        for v in yt:
+            y = y_of(v)
+            out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{w - right}" y2="{y:.1f}" '
+                       'stroke="#e4e4e4"/>')
+            out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:g}</text>')
+        for t in xt:
+            x = x_of(t)
+            out.append(f'<line x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{y0 + ph}" '
+                       'stroke="#f0f0f0"/>')
+            out.append(f'<text x="{x:.1f}" y="{y0 + ph + 16}" text-anchor="middle">{t:g}</text>')
+        out.append(f'<rect x="{left}" y="{y0}" width="{w - left - right}" height="{ph}" '
+                   'fill="none" stroke="#888"/>')
+        out.append(f'<text x="{(left + w - right) / 2}" y="{y0 + ph + 34}" '
+                   'text-anchor="middle" fill="#555">seconds since start</text>')
+        for a, _, pts in series:
+            step = max(1, len(pts) // 3000)
+            coords = " ".join(f"{x_of(p[0]):.1f},{y_of(p[idx]):.1f}" for p in pts[::step])
+            out.append(f'<polyline fill="none" stroke="{PLOT_COLORS.get(a, "#000")}" '
+                       f'stroke-width="1.6" points="{coords}"><title>{a}</title></polyline>')
+    ly = top_pad + 2 * ph + gap + 48
+    x = left
+    for a, legend, _ in series:
+        item = 28 + 7 * len(legend) + 24
+        if x > left and x + item > w - right:  # next line
+            x, ly = left, ly + 20
+        out.append(f'<line x1="{x}" y1="{ly - 4}" x2="{x + 22}" y2="{ly - 4}" '
+                   f'stroke="{PLOT_COLORS.get(a, "#000")}" stroke-width="3"/>')
+        out.append(f'<text x="{x + 28}" y="{ly}">{svg_escape(legend)}</text>')
+        x += item
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def write_plots(runs, cases, allocators, out_dir):
+    """One SVG per workload from the traces: per allocator, the run whose peak RSS is the
+    median of its repetitions."""
+    names = list(dict.fromkeys(w for w, _ in cases))
+    for name in names:
+        series = []
+        for a in allocators:
+            ok = [r for r in runs if r.workload == name and r.allocator == a and r.ok]
+            if not ok:
+                continue
+            med = statistics.median(r.peak_kb for r in ok)
+            chosen = min(ok, key=lambda r: abs(r.peak_kb - med))
+            pts = read_trace(trace_path(out_dir, name, a, chosen.rep))
+            if pts:
+                series.append((a, f"{a} (peak {chosen.peak_kb / 1024:.0f} MiB)", pts))
+        if not series:
+            continue
+        live_note = {"redis": "live = redis used_memory",
+                     "python": "live = sys.getsizeof of the objects held (approximate)",
+                     "python-malloc": "live = sys.getsizeof of the objects held (approximate)"}
+        subtitle = (f"{WORKLOADS[name].about}; "
+                    f"{live_note.get(name, 'live = requested bytes')}")
+        with open(os.path.join(out_dir, f"{name}.svg"), "w") as f:
+            f.write(svg_plot(f"{name}: RSS and live bytes over time", subtitle, series))
+
+
 def comma_list(text, allowed, what):
     items = [x.strip() for x in text.split(",") if x.strip()]
     bad = [x for x in items if x not in allowed]
@@ -483,12 +751,15 @@ def lib_override(text):
 
 def parse_args(argv):
     workloads = "\n".join(f"  {n:<13} {'(threads) ' if w.threaded else ''}{w.about}"
-                          for n, w in WORKLOADS.items())
+                          for n, w in WORKLOADS.items() if not w.suite)
+    suites = "\n".join(f"  {n:<13} {w.about}" for n, w in WORKLOADS.items() if w.suite)
     p = argparse.ArgumentParser(
         prog="run_bench.py", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Compare malloc-im with glibc, jemalloc, mimalloc and tcmalloc on the "
                     "benchmark workloads (see docs/BENCHMARKS.md).",
         epilog=f"workloads ((threads): run once per --threads entry):\n{workloads}\n\n"
+               f"fragmentation suite (--suite frag: frag and these; ratios to the best peer, "
+               f"traces and plots in --out):\n{suites}\n\n"
                f"allocators: {', '.join(ALLOCATORS)} (missing libraries are skipped).\n"
                "Ratios are allocator / baseline (--baseline): below 1 is better than the "
                "baseline.\nExit status: 0, or 1 when any run failed or a deterministic "
@@ -496,13 +767,21 @@ def parse_args(argv):
     ncpu = len(os.sched_getaffinity(0))
     p.add_argument("--build-dir", required=True, help="build tree with libmallocim.so and bench/")
     p.add_argument("--quick", action="store_true",
-                   help="small parameters and 1 repetition (35-80 s on 2 cores)")
+                   help="small parameters and 1 repetition (35-80 s on 2 cores; "
+                        "--suite frag: about 30 s)")
     p.add_argument("--reps", type=int, metavar="N",
                    help="repetitions per case (default 3, --quick: 1)")
     p.add_argument("--threads", type=thread_list, default=sorted({1, ncpu}), metavar="LIST",
                    help=f"thread counts for the multi-threaded workloads (default 1,{ncpu})")
     p.add_argument("--only", type=lambda s: comma_list(s, list(WORKLOADS), "workload"),
-                   default=list(WORKLOADS), metavar="NAME[,NAME]", help="workloads to run")
+                   metavar="NAME[,NAME]", help="workloads to run (default: all but the suite "
+                   "members; with --suite: the suite's)")
+    p.add_argument("--suite", choices=list(SUITES),
+                   help="run a suite (frag: the fragmentation suite, peak RSS against the best "
+                        "peer, with traces and plots) instead of the speed benchmarks")
+    p.add_argument("--out", metavar="DIR",
+                   help="with --suite: directory for the traces, plots and raw figures "
+                        "(default BUILD_DIR/bench-SUITE)")
     p.add_argument("--allocators", type=lambda s: comma_list(s, ALLOCATORS + VARIANTS, "allocator"),
                    default=ALLOCATORS, metavar="LIST", help="allocators to compare "
                    f"(default {','.join(ALLOCATORS)})")
@@ -520,15 +799,28 @@ def parse_args(argv):
         args.reps = 1 if args.quick else 3
     if args.reps < 1:
         p.error("--reps must be at least 1")
+    if args.only is None:
+        args.only = (list(SUITES[args.suite]) if args.suite else
+                     [n for n, w in WORKLOADS.items() if not w.suite])
+    if args.out and not args.suite:
+        p.error("--out needs --suite")
     return args
 
 
 def main(argv):
     args = parse_args(argv)
     build_dir = os.path.abspath(args.build_dir)
-    binaries = {n: os.path.join(build_dir, "bench", f"bench_{WORKLOADS[n].binary or n}")
+    here = os.path.dirname(os.path.abspath(__file__))
+    for n in list(args.only):
+        if WORKLOADS[n].requires and not os.access(WORKLOADS[n].requires, os.X_OK):
+            print(f"note: {n}: skipped, {WORKLOADS[n].requires} not found "
+                  "(Debian: apt-get install redis-server)")
+            args.only.remove(n)
+    binaries = {n: (os.path.join(here, WORKLOADS[n].script) if WORKLOADS[n].script else
+                    os.path.join(build_dir, "bench", f"bench_{WORKLOADS[n].binary or n}"))
                 for n in args.only if not WORKLOADS[n].startup}
-    missing = sorted({b for b in binaries.values() if not os.access(b, os.X_OK)})
+    missing = sorted({b for n, b in binaries.items()
+                      if not os.access(b, os.R_OK if WORKLOADS[n].script else os.X_OK)})
     if missing:
         print(f"run_bench.py: missing workload binaries: {', '.join(missing)}\n"
               f"  build them: cmake --build {args.build_dir} --target bench_workloads",
@@ -549,11 +841,23 @@ def main(argv):
     ref = args.baseline or next((a for a in ("mimalloc", "mallocim") if a in allocs), order[0])
     for name, path in allocs.items():
         print(f"allocator {name:<9} {path or '(system malloc, no preload)'}")
-    if args.baseline is None and ref != "mimalloc":
-        print(f"note: mimalloc is not run; ratios are against {ref}")
-    print(f"baseline  {ref}: ratios are allocator / {ref}; below 1 = faster (smaller) than {ref}")
+    if args.suite:
+        peers = [a for a in order if a in PEERS]
+        print(f"ratios    allocator / the best peer of this workload (lowest of "
+              f"{', '.join(peers) or 'no peer run'}); below 1 = smaller (faster) than every peer")
+    else:
+        if args.baseline is None and ref != "mimalloc":
+            print(f"note: mimalloc is not run; ratios are against {ref}")
+        print(f"baseline  {ref}: ratios are allocator / {ref}; below 1 = faster (smaller) than "
+              f"{ref}")
 
     cases = [(n, t) for n in args.only for t in (args.threads if WORKLOADS[n].threaded else [1])]
+    out_dir = None
+    if args.suite:
+        out_dir = os.path.abspath(args.out or os.path.join(build_dir, f"bench-{args.suite}"))
+        os.makedirs(os.path.join(out_dir, "traces"), exist_ok=True)
+        print(f"output    {out_dir} (traces, one SVG plot per workload, runs.csv)")
+    libc = find_library(["libc.so.6"])  # glibc for a driver that preloads (see frag_redis.py)
     total = len(cases) * len(order) * args.reps
     print(f"{len(cases)} cases x {len(order)} allocators x {args.reps} rep(s) = {total} runs, "
           f"{'quick' if args.quick else 'full'} parameters", flush=True)
@@ -576,10 +880,15 @@ def main(argv):
                     if batch is not None:
                         run = batch[i]
                     else:
-                        cmd = [binaries[name]] + params
+                        cmd = ([PYTHON] if wl.script else []) + [binaries[name]] + params
                         if wl.threaded:
                             cmd += ["--threads", str(threads)]
-                        run = measure(name, threads, a, rep, cmd, allocs[a], args.timeout)
+                        if wl.preload_arg:  # glibc: libc.so.6 ahead of a linked-in malloc
+                            cmd += ["--preload", allocs[a] or libc or ""]
+                        if out_dir:
+                            cmd += ["--trace", trace_path(out_dir, name, a, rep)]
+                        run = measure(name, threads, a, rep, cmd, allocs[a], args.timeout,
+                                      wl.env, not wl.preload_arg)
                     runs.append(run)
                     if not run.ok:
                         shown = f"FAILED ({run.status})"
@@ -595,7 +904,15 @@ def main(argv):
     except KeyboardInterrupt:
         print("\ninterrupted; figures so far:", file=sys.stderr)
 
-    print_tables(runs, cases, order, ref, args.reps)
+    if args.suite:
+        print_suite(runs, cases, order, args.reps, args.quick)
+        write_plots(runs, cases, order, out_dir)
+        write_csv(os.path.join(out_dir, "runs.csv"), runs)
+        print(f"\ntraces (ms,rss_kb,live_bytes per run): {os.path.join(out_dir, 'traces')}/"
+              f"\nplots (RSS and live bytes over time, one SVG per workload): {out_dir}/*.svg"
+              f"\nraw figures of every run: {os.path.join(out_dir, 'runs.csv')}")
+    else:
+        print_tables(runs, cases, order, ref, args.reps)
     mismatches = check_digests(runs)
     for msg in mismatches:
         print(f"\nWRONG RESULTS: {msg}")

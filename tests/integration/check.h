@@ -21,6 +21,15 @@
 #define CHECK_INLINE static inline
 #endif
 
+/* A fixed pseudo-random sequence (xorshift64), the same in every run. */
+CHECK_INLINE uint64_t check_rand(void) {
+  static uint64_t state = 0x9E3779B97F4A7C15ull;
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
 /* Keeps the compiler from reasoning about (and removing) allocations. */
 CHECK_INLINE void* check_opaque(void* p) {
   __asm__ __volatile__("" : "+r"(p) : : "memory");

@@ -16,13 +16,6 @@
 
 #define MiB ((size_t)1 << 20)
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
 
 static void quiet(unsigned ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -53,7 +46,7 @@ static int round_trip(const char* name, int expect_returned) {
   size_t n = 0, bytes = 0;
   size_t base = check_rss_bytes();
   while (bytes < 120 * MiB && n < sizeof v / sizeof v[0]) {
-    size_t s = n % 4 == 3 ? 8192 + rnd() % (120 * 1024) : 16 + rnd() % 1009;
+    size_t s = n % 4 == 3 ? 8192 + check_rand() % (120 * 1024) : 16 + check_rand() % 1009;
     v[n] = malloc(s);
     memset(v[n], (int)(n & 0xff), s);
     bytes += s;
@@ -61,7 +54,7 @@ static int round_trip(const char* name, int expect_returned) {
   }
   size_t peak = check_rss_bytes();
   for (size_t i = n - 1; i > 0; i--) {
-    size_t j = rnd() % (i + 1);
+    size_t j = check_rand() % (i + 1);
     void* t = v[i];
     v[i] = v[j];
     v[j] = t;

@@ -11,13 +11,6 @@
 
 #define MiB ((size_t)1 << 20)
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
 
 struct round_result {
   size_t base, peak, freed, trimmed;
@@ -30,14 +23,14 @@ static void one_round(struct round_result* r) {
   void** v = (void**)malloc(cap * sizeof(void*));
   r->base = check_rss_bytes();
   while (bytes < small_total && n < cap) {
-    size_t s = 16 + rnd() % 1009;
+    size_t s = 16 + check_rand() % 1009;
     v[n] = malloc(s);
     memset(v[n], (int)(n & 0xff), s);
     bytes += s;
     n++;
   }
   while (bytes < small_total + medium_total && n < cap) {
-    size_t s = 1024 + rnd() % (256 * 1024 - 1024);
+    size_t s = 1024 + check_rand() % (256 * 1024 - 1024);
     v[n] = malloc(s);
     memset(v[n], (int)(n & 0xff), s);
     bytes += s;
@@ -45,7 +38,7 @@ static void one_round(struct round_result* r) {
   }
   r->peak = check_rss_bytes();
   for (size_t i = n - 1; i > 0; i--) { /* shuffle: free in random order */
-    size_t j = rnd() % (i + 1);
+    size_t j = check_rand() % (i + 1);
     void* t = v[i];
     v[i] = v[j];
     v[j] = t;
