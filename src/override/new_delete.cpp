@@ -1,6 +1,13 @@
 // C++ operator new and delete, every form. The only code of the library that uses the C++
 // runtime: a failed allocation calls the installed new_handler and retries, and throws
 // std::bad_alloc when there is none; the nothrow forms return nullptr instead.
+//
+// libmallocim.so does not depend on libstdc++: a C program that preloads it does not load the C++
+// runtime (about 0.6 ms of every process start). The few runtime entry points used here are weak
+// references, bound when a C++ program has libstdc++ loaded, and used only when an allocation has
+// failed. The nothrow forms with a new_handler installed hand over to libstdc++'s own (found with
+// dlsym), which calls this library's malloc in its retry loop and catches what the handler throws.
+// The debug library (MALLOCIM_CXX_RUNTIME) links libstdc++ and keeps every allocation's kind.
 #include <new>
 
 #include "override/entry.h"
@@ -9,28 +16,77 @@
 
 using namespace mallocim;
 
+#ifndef MALLOCIM_CXX_RUNTIME
+#include <dlfcn.h>
+#include <stdlib.h>
+
+using handler_fn = void (*)();
+extern "C" {
+// std::get_new_handler(), and what `throw std::bad_alloc()` compiles to, by their symbol names.
+handler_fn _ZSt15get_new_handlerv() __attribute__((weak));
+void* __cxa_allocate_exception(size_t) __attribute__((weak));
+void __cxa_throw(void*, void*, void (*)(void*)) __attribute__((weak, noreturn));
+extern void* _ZTVSt9bad_alloc[] __attribute__((weak));  // std::bad_alloc's vtable
+extern char _ZTISt9bad_alloc[] __attribute__((weak));   // and its type_info
+void _ZNSt9bad_allocD1Ev(void*) __attribute__((weak));  // and destructor
+}
+#endif
+
 namespace {
 
 constexpr AllocKind kScalar = AllocKind::new_scalar, kArray = AllocKind::new_array;
+
+#ifdef MALLOCIM_CXX_RUNTIME
+std::new_handler current_handler() { return std::get_new_handler(); }
+[[noreturn]] void throw_bad_alloc() { throw std::bad_alloc(); }
+#else
+handler_fn current_handler() { return _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : nullptr; }
+
+[[noreturn]] void throw_bad_alloc() {
+  // operator new runs only in a program with the C++ runtime: its absence would be a broken link.
+  if (!__cxa_allocate_exception || !__cxa_throw || !_ZTVSt9bad_alloc || !_ZTISt9bad_alloc) abort();
+  void* e = __cxa_allocate_exception(sizeof(void*));
+  *static_cast<void**>(e) = _ZTVSt9bad_alloc + 2;  // the vtable's address point: a std::bad_alloc
+  __cxa_throw(e, _ZTISt9bad_alloc, _ZNSt9bad_allocD1Ev);
+}
+
+// libstdc++'s nothrow operator new of the same form: it calls malloc (this library's) until the
+// handler gives up, and turns the handler's bad_alloc into nullptr.
+void* nothrow_from_runtime(size_t size, size_t align, AllocKind kind) {
+  const char* name = align <= 16 ? (kind == kArray ? "_ZnamRKSt9nothrow_t" : "_ZnwmRKSt9nothrow_t")
+                                 : (kind == kArray ? "_ZnamSt11align_val_tRKSt9nothrow_t"
+                                                   : "_ZnwmSt11align_val_tRKSt9nothrow_t");
+  void* fn = dlsym(RTLD_NEXT, name);
+  if (!fn) return nullptr;
+  static const std::nothrow_t tag{};  // not std::nothrow: that object lives in libstdc++
+  if (align <= 16) return reinterpret_cast<void* (*)(size_t, const std::nothrow_t&) noexcept>(fn)(size, tag);
+  return reinterpret_cast<void* (*)(size_t, std::align_val_t, const std::nothrow_t&) noexcept>(fn)(
+      size, std::align_val_t(align), tag);
+}
+#endif
 
 __attribute__((noinline)) void* new_slow(size_t size, size_t align, AllocKind kind, bool nothrow) {
   for (;;) {
     void* p = align <= 16 ? entry::allocate(size, kind) : entry::allocate_aligned(align, size, kind);
     if (p) return p;
-    std::new_handler handler = std::get_new_handler();
+    auto handler = current_handler();
     if (!handler) {
       if (nothrow) return nullptr;
-      throw std::bad_alloc();
+      throw_bad_alloc();
     }
+#ifdef MALLOCIM_CXX_RUNTIME
     if (nothrow) {
       try {
         handler();
       } catch (...) {
         return nullptr;
       }
-    } else {
-      handler();
+      continue;
     }
+#else
+    if (nothrow) return nothrow_from_runtime(size, align, kind);
+#endif
+    handler();
   }
 }
 
