@@ -36,9 +36,9 @@ void account(ptrdiff_t blocks, ptrdiff_t mapped, ptrdiff_t usable) {
 }
 
 void maybe_huge_pages(void* p, size_t size) {
-  const os::Hardware& hw = os::hw();
-  if (option(Opt::thp) && hw.huge_page_size && hw.thp != os::ThpMode::never &&
-      hw.thp != os::ThpMode::unavailable)
+  if (!option(Opt::thp)) return;
+  const os::Thp& t = os::thp();
+  if (t.huge_page_size && t.mode != os::ThpMode::never && t.mode != os::ThpMode::unavailable)
     os::advise_huge_pages(p, size);
 }
 

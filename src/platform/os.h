@@ -12,13 +12,18 @@ enum class ThpMode : uint8_t { unavailable, never, madvise, always };
 struct Hardware {
   size_t page_size;       // base page (AT_PAGESZ)
   size_t cache_line;      // L1 data cache line
-  size_t huge_page_size;  // PMD-sized transparent huge page, 0 when unavailable
-  ThpMode thp;            // /sys/kernel/mm/transparent_hugepage/enabled
   unsigned cpus;          // CPUs this process may run on
 };
 
 void init();
 const Hardware& hw();
+
+// Transparent huge pages: read from /sys on first use, not at start-up (most processes never ask).
+struct Thp {
+  ThpMode mode;           // /sys/kernel/mm/transparent_hugepage/enabled
+  size_t huge_page_size;  // PMD-sized huge page, 0 when unavailable
+};
+const Thp& thp();
 
 // Address space. map_aligned returns readable, writable, zeroed memory whose address is a
 // multiple of `align` (a power of two >= page size), or nullptr.

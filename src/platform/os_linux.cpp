@@ -1,6 +1,8 @@
 // Linux implementation of the platform interface.
 #include "platform/os.h"
 
+#include <atomic>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,7 +19,7 @@
 namespace mallocim::os {
 namespace {
 
-Hardware g_hw = {4096, 64, 0, ThpMode::unavailable, 1};
+Hardware g_hw = {4096, 64, 1};
 
 // Reads a small text file into buf without allocating; returns bytes read or -1.
 long read_small_file(const char* path, char* buf, size_t cap) {
@@ -58,18 +60,27 @@ void init() {
       line = long(parse_size(buf));
   }
   if (line > 0 && (line & (line - 1)) == 0) h.cache_line = size_t(line);
-  h.thp = read_thp_mode();
-  if (h.thp != ThpMode::unavailable) {
-    char buf[32];
-    if (read_small_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", buf, sizeof buf) > 0)
-      h.huge_page_size = parse_size(buf);
-  }
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) h.cpus = unsigned(CPU_COUNT(&set));
   g_hw = h;
 }
 
 const Hardware& hw() { return g_hw; }
+
+const Thp& thp() {
+  static Thp facts;
+  static std::atomic<bool> known{false};
+  if (known.load(std::memory_order_acquire)) return facts;
+  Thp t{read_thp_mode(), 0};  // two threads may both read: the same files, the same answer
+  if (t.mode != ThpMode::unavailable) {
+    char buf[32];
+    if (read_small_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", buf, sizeof buf) > 0)
+      t.huge_page_size = parse_size(buf);
+  }
+  facts = t;
+  known.store(true, std::memory_order_release);
+  return facts;
+}
 
 void* map_aligned(size_t size, size_t align) {
   // Over-map by `align`, then cut the unaligned head and tail off.
