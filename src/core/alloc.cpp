@@ -112,7 +112,8 @@ void* calloc_impl(size_t count, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(count, size, &total)) return out_of_memory();
   void* p = alloc(total);
-  if (p && total <= kLargeMax) memset(p, 0, total);  // huge blocks are fresh mappings: zero
+  // Huge blocks are fresh mappings (zero), unless taken from the cache of freed ones.
+  if (p && (total <= kLargeMax || huge_needs_zeroing(p))) memset(p, 0, total);
   return p;
 }
 

@@ -24,6 +24,76 @@ void forget(const void* p) {  // the address is a live block again
     if (r.load(std::memory_order_relaxed) == uintptr_t(p)) r.store(0, std::memory_order_relaxed);
 }
 
+// ---- the cache of freed mappings --------------------------------------------------------------
+constexpr unsigned kCacheSlots = 16;
+struct Cached {
+  HugeHeader* h;
+  size_t map;
+  uint64_t since_ms;
+};
+SpinLock g_cache_lock;
+Cached g_cache[kCacheSlots];
+unsigned g_cache_n = 0;
+size_t g_cache_bytes = 0;
+
+size_t cache_limit() {
+  int64_t mb = option(Opt::huge_cache_mb);
+  return mb > 0 ? size_t(mb) << 20 : 0;
+}
+
+void cache_remove_at(unsigned i) {
+  g_cache_bytes -= g_cache[i].map;
+  g_cache[i] = g_cache[g_cache_n - 1];
+  __atomic_store_n(&g_cache_n, g_cache_n - 1, __ATOMIC_RELAXED);
+}
+
+// Keeps the mapping for reuse; false when it does not fit.
+bool cache_put(HugeHeader* h, size_t map) {
+  size_t limit = cache_limit();
+  if (map > limit || option(Opt::purge_delay_ms) == 0) return false;
+  Cached evicted[kCacheSlots];
+  unsigned n_evicted = 0;
+  {
+    LockGuard g(g_cache_lock);
+    while (g_cache_n && (g_cache_n == kCacheSlots || g_cache_bytes + map > limit)) {
+      unsigned oldest = 0;
+      for (unsigned i = 1; i < g_cache_n; ++i)
+        if (g_cache[i].since_ms < g_cache[oldest].since_ms) oldest = i;
+      evicted[n_evicted++] = g_cache[oldest];
+      cache_remove_at(oldest);
+    }
+    g_cache[g_cache_n] = {h, map, os::now_ms()};
+    __atomic_store_n(&g_cache_n, g_cache_n + 1, __ATOMIC_RELAXED);
+    g_cache_bytes += map;
+  }
+  for (unsigned i = 0; i < n_evicted; ++i) os::unmap(evicted[i].h, evicted[i].map);
+  return true;
+}
+
+// The smallest cached mapping of at least `map` bytes, or null. A tail past a quarter more than
+// asked for goes back to the OS: what is kept is resident already.
+HugeHeader* cache_take(size_t map, size_t* got) {
+  if (!__atomic_load_n(&g_cache_n, __ATOMIC_RELAXED)) return nullptr;  // the common case: no lock
+  HugeHeader* h;
+  size_t size;
+  {
+    LockGuard g(g_cache_lock);
+    int best = -1;
+    for (unsigned i = 0; i < g_cache_n; ++i)
+      if (g_cache[i].map >= map && (best < 0 || g_cache[i].map < g_cache[best].map)) best = int(i);
+    if (best < 0) return nullptr;
+    h = g_cache[best].h;
+    size = g_cache[best].map;
+    cache_remove_at(unsigned(best));
+  }
+  if (size > map + map / 4) {
+    os::unmap(reinterpret_cast<char*>(h) + map, size - map);
+    size = map;
+  }
+  *got = size;
+  return h;
+}
+
 size_t block_offset(size_t align) {
   size_t page = os::hw().page_size;
   return align > page ? align : page;  // the header takes the first page
@@ -49,8 +119,16 @@ void* huge_malloc(size_t size, size_t align) {
   if (size > kMaxRequest || off > kMaxAlign) return nullptr;
   size_t map = align_up(off + (size ? size : 1), kGranule);  // the block lies inside the mapping
   size_t map_align = align > kGranule ? align : kGranule;
-  auto* h = static_cast<HugeHeader*>(os::map_aligned(map, map_align));
-  if (!h) return nullptr;
+  size_t got = 0;
+  HugeHeader* h = map_align == kGranule ? cache_take(map, &got) : nullptr;
+  if (h) {
+    map = got;
+    h->reused = true;
+  } else {
+    h = static_cast<HugeHeader*>(os::map_aligned(map, map_align));
+    if (!h) return nullptr;
+    h->reused = false;
+  }
   h->header.kind = RegionKind::huge;
   h->map_size = map;
   h->offset = off;
@@ -70,9 +148,35 @@ void huge_free(HugeHeader* h, void* p) {
   account(-1, -ptrdiff_t(h->map_size), -ptrdiff_t(h->usable));
   size_t map = h->map_size;
   segmap_clear(h, map);
-  os::unmap(h, map);
   remember_freed(p);
+  // Mappings with the default alignment only: those are the ones a later allocation can take.
+  if (h->offset == block_offset(16) && uintptr_t(h) % kGranule == 0 && cache_put(h, map)) return;
+  os::unmap(h, map);
 }
+
+void huge_cache_trim(uint64_t older_than_ms) {
+  Cached out[kCacheSlots];
+  unsigned n = 0;
+  {
+    LockGuard g(g_cache_lock);
+    for (unsigned i = 0; i < g_cache_n;) {
+      if (g_cache[i].since_ms <= older_than_ms) {
+        out[n++] = g_cache[i];
+        cache_remove_at(i);
+      } else {
+        ++i;
+      }
+    }
+  }
+  for (unsigned i = 0; i < n; ++i) os::unmap(out[i].h, out[i].map);
+}
+
+bool huge_needs_zeroing(const void* p) {
+  RegionHeader* r = segmap_lookup(p);
+  return r && r->kind == RegionKind::huge && reinterpret_cast<HugeHeader*>(r)->reused;
+}
+
+SpinLock& huge_cache_lock() { return g_cache_lock; }
 
 bool huge_recently_freed(const void* p) {
   for (auto& r : g_recent)
@@ -117,9 +221,24 @@ void* huge_realloc(HugeHeader* h, void* p, size_t new_size) {
   return reinterpret_cast<char*>(h) + h->offset;
 }
 
-HugeFigures huge_figures() {
-  return {g_blocks.load(std::memory_order_relaxed), g_mapped.load(std::memory_order_relaxed),
-          g_usable.load(std::memory_order_relaxed)};
+HugeFigures huge_figures(unsigned char* vec, size_t vec_pages) {
+  HugeFigures f{g_blocks.load(std::memory_order_relaxed), g_mapped.load(std::memory_order_relaxed),
+                g_usable.load(std::memory_order_relaxed), 0, 0};
+  size_t page = os::hw().page_size;
+  LockGuard g(g_cache_lock);
+  for (unsigned i = 0; i < g_cache_n; ++i) {
+    f.cached += g_cache[i].map;
+    for (size_t off = 0; off < g_cache[i].map; off += vec_pages * page) {
+      size_t len = g_cache[i].map - off < vec_pages * page ? g_cache[i].map - off : vec_pages * page;
+      if (!vec || !os::residency(reinterpret_cast<char*>(g_cache[i].h) + off, len, vec)) {
+        f.cached_resident += vec ? len : g_cache[i].map;
+        if (!vec) break;
+        continue;
+      }
+      for (size_t k = 0; k < len / page; ++k) f.cached_resident += (vec[k] & 1) * page;
+    }
+  }
+  return f;
 }
 
 }  // namespace mallocim

@@ -3,6 +3,7 @@
 #pragma once
 #include <stddef.h>
 
+#include "core/lock.h"
 #include "core/segmap.h"
 
 namespace mallocim {
@@ -12,6 +13,7 @@ struct HugeHeader {
   size_t map_size;      // bytes mapped from the header on, a multiple of kGranule
   size_t offset;        // from the header to the block
   size_t usable;        // bytes usable in the block
+  bool reused;          // taken from the cache of freed mappings: not zeroed
 };
 
 void* huge_malloc(size_t size, size_t align);
@@ -27,9 +29,18 @@ MI_INLINE bool huge_is_block(const HugeHeader* h, const void* p) {
 // only be recognised by address).
 bool huge_recently_freed(const void* p);
 
+// Freed huge blocks stay mapped in a small cache (MALLOCIM_HUGE_CACHE_MB) for the next huge
+// allocation of about their size; what stays there past the purge delay is unmapped.
+void huge_cache_trim(uint64_t older_than_ms);  // all of it: UINT64_MAX
+// calloc: a block from the cache has old contents.
+bool huge_needs_zeroing(const void* p);
+SpinLock& huge_cache_lock();
+
 struct HugeFigures {
   size_t blocks, mapped, usable;
+  size_t cached, cached_resident;  // mappings in the cache, and how much of them is resident
 };
-HugeFigures huge_figures();
+// vec: scratch for mincore (vec_pages entries), or null to count the cache as resident.
+HugeFigures huge_figures(unsigned char* vec = nullptr, size_t vec_pages = 0);
 
 }  // namespace mallocim

@@ -6,6 +6,7 @@
 
 #include "core/background.h"
 #include "core/heap.h"
+#include "core/huge.h"
 #include "core/large.h"
 #include "core/page_pool.h"
 #include "policy/options.h"
@@ -36,6 +37,7 @@ void purge_tick(uint64_t now) {
   abandoned_sweep();
   pool_purge(older_than);
   large_purge(older_than, false);
+  huge_cache_trim(older_than);
   g_purge_lock.unlock();
   errno = saved_errno;
 }
@@ -45,7 +47,9 @@ size_t purge_all() {
   abandoned_sweep();
   size_t released = pool_purge(UINT64_MAX);
   released += large_purge(UINT64_MAX, true);
-  return released;
+  HugeFigures before = huge_figures();
+  huge_cache_trim(UINT64_MAX);
+  return released + before.cached;
 }
 
 }  // namespace mallocim

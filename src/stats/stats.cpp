@@ -67,10 +67,12 @@ void collect(im_stats* out, ClassFigures* classes) {
   out->mapped_bytes += lf.mapped;
   out->metadata_bytes += lf.regions * page;
 
-  HugeFigures hf = huge_figures();
+  HugeFigures hf = huge_figures(vec, sizeof vec);
   out->huge_blocks = hf.blocks;
   out->huge_live_bytes = hf.usable;
-  out->mapped_bytes += hf.mapped;
+  out->mapped_bytes += hf.mapped + hf.cached;
+  out->free_bytes += hf.cached_resident;  // freed huge blocks kept for reuse
+  out->purged_bytes += hf.cached - hf.cached_resident;
   out->metadata_bytes += hf.blocks * page;
 
   HeapFigures heaps = heap_figures();

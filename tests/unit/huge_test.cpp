@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/init.h"
+#include "mallocim.h"
 
 using namespace mallocim;
 
@@ -57,4 +58,33 @@ TEST(Huge, ZeroBytesAtAGranuleAlignmentIsStillInsideItsMapping) {
   ASSERT_NE(p, nullptr);
   ASSERT_NE(segmap_lookup(p), nullptr);
   huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(p)), p);
+}
+
+TEST(Huge, FreedMappingsAreReusedAndZeroedForCalloc) {
+  huge_cache_trim(UINT64_MAX);
+  void* p = huge_malloc(6 << 20, 16);
+  ASSERT_NE(p, nullptr);
+  memset(p, 0x5a, 6 << 20);
+  huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(p)), p);
+  EXPECT_EQ(segmap_lookup(p), nullptr) << "a cached mapping is no block";
+  EXPECT_EQ(huge_figures().cached, size_t(8) << 20);  // 6 MiB + header, in whole granules
+  // About the same size: the same mapping, its old contents there (no page faults, no zeroing).
+  void* q = huge_malloc(5 << 20, 16);
+  ASSERT_EQ(q, p);
+  EXPECT_EQ(static_cast<unsigned char*>(q)[12345], 0x5a);
+  EXPECT_TRUE(huge_needs_zeroing(q));
+  EXPECT_EQ(huge_figures().cached, 0u);
+  huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(q)), q);
+  // calloc of a reused mapping reads zero.
+  auto* z = static_cast<unsigned char*>(im_calloc(1, 5 << 20));
+  ASSERT_EQ(static_cast<void*>(z), p);
+  for (size_t i = 0; i < (5u << 20); i += 4093) ASSERT_EQ(z[i], 0) << i;
+  im_free(z);
+  // Trimmed: unmapped.
+  huge_cache_trim(UINT64_MAX);
+  EXPECT_EQ(huge_figures().cached, 0u);
+  void* fresh = huge_malloc(6 << 20, 16);
+  EXPECT_FALSE(huge_needs_zeroing(fresh));
+  huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(fresh)), fresh);
+  huge_cache_trim(UINT64_MAX);
 }
