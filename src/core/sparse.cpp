@@ -177,9 +177,9 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, bool force) {
   if (!force) {
     if (c < kNumClasses || !budget) {  // resume there at the next step
       h->sparse_class = budget ? c : c - 1;
-    } else {  // the pass is complete: the next one after a quarter of the purge delay (as purge)
+    } else {  // the pass is complete: the next one after the purge delay
       h->sparse_class = 0;
-      h->next_sparse_ms = now + uint64_t(option(Opt::purge_delay_ms)) / 4;
+      h->next_sparse_ms = now + uint64_t(option(Opt::purge_delay_ms));
     }
   }
   return released;
