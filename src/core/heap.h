@@ -28,6 +28,7 @@ struct Heap {
   Page* cache[kMaxPageCache];  // empty pages kept for reuse by any class
   unsigned cache_count;
   LargeRegion* large_region;  // preferred boundary-tag region
+  uint32_t large_allocs;      // counts to the next look for an older region
   Heap* next;                 // registry of live heaps / free list of heap structs
   Heap* prev;
   uint64_t slow_calls;        // slow-path entries (statistics)

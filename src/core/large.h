@@ -2,7 +2,9 @@
 // Every block has a 16-byte header (size, flags, a check value) and free blocks leave their
 // size at the start of the next block too, so a free merges with free neighbours immediately.
 // Free blocks sit in size-segregated bins (four per power of two, a bitmap of non-empty bins)
-// searched best-fit. Each region has its own lock; a thread prefers the region it used last.
+// searched best-fit. Each region has its own lock; a thread prefers the region it used last, and
+// now and then moves to the oldest region with room that no other thread is using, so that memory
+// fills from the front and newer regions drain.
 #pragma once
 #include <atomic>
 
@@ -19,7 +21,10 @@ constexpr unsigned kLargeBins = 64;
 struct LargeRegion {
   RegionHeader header;  // kind == large
   SpinLock lock;
-  LargeRegion* next;  // all regions; only ever prepended, never removed
+  LargeRegion* next;  // all regions, newest first; only ever prepended, never removed
+  std::atomic<LargeRegion*> newer;  // the same list, oldest first
+  std::atomic<const Heap*> user;    // the heap that allocated here last, and when (a hint)
+  std::atomic<uint64_t> used_ms;
   size_t size;
   uint8_t* area_begin;  // first block header
   uint8_t* area_end;    // the end sentinel header
