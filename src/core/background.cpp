@@ -1,5 +1,6 @@
 #include "core/background.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -59,6 +60,7 @@ void background_wanted() {
     g_state.store(option(Opt::background_thread) == 0 ? 2 : 0, std::memory_order_relaxed);
     return;
   }
+  int saved_errno = errno;  // called from inside free(), which leaves errno alone
   static bool exit_hook = false;
   if (!exit_hook) {  // a thread started while exit() runs the program's handlers is of no use
     exit_hook = true;
@@ -77,6 +79,7 @@ void background_wanted() {
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (!ok) g_state.store(2, std::memory_order_relaxed);
+  errno = saved_errno;
 }
 
 bool background_running() { return g_state.load(std::memory_order_relaxed) == 1; }

@@ -120,10 +120,10 @@ uintptr_t page_key(const Page* pg) {
   return uintptr_t(x | 1);
 }
 
-// Moves frees back to the owner: other threads' frees with one exchange (the word carries the
-// count, so `used` is right without walking the list), and the owner's own when `free` is empty.
 }  // namespace
 
+// Moves frees back to the owner: other threads' frees with one exchange (the word carries the
+// count, so `used` is right without walking the list), and the owner's own when `free` is empty.
 bool page_collect(Page* pg) {
   bool remote = pg->thread_free.load(std::memory_order_relaxed) != 0;
   if (remote) {
@@ -183,12 +183,7 @@ void page_init(Page* pg, Heap* h, unsigned c) {
   pg->size_class = uint8_t(c);
   pg->block_size = uint32_t(class_size(c));
   pg->reserved = uint32_t(kPageSize / pg->block_size);
-  pg->capacity = 0;
-  pg->used = 0;
-  pg->free = pg->local_free = pg->sample_rest = nullptr;
-  pg->free_len = pg->rest_len = 0;
-  pg->holes = pg->absent = 0;
-  pg->punch_used = kNoPunch;
+  page_clear(pg);
   pg->thread_free.store(0, std::memory_order_relaxed);
   pg->state = PageState::queued;
   pg->owner.store(h, std::memory_order_release);
@@ -209,10 +204,9 @@ Page* abandoned_take(unsigned c) {
 void abandoned_push(Page* pg) {
   pg->state = PageState::abandoned;
   pg->owner.store(nullptr, std::memory_order_release);
-  bool has_room = pg->free || pg->capacity < pg->reserved || pg->holes;
   LockGuard g(g_abandon_lock);
   unsigned c = pg->size_class;
-  if (has_room) queue_push_front(g_abandoned[c], pg); else queue_push_back(g_abandoned[c], pg);
+  if (page_has_room(pg)) queue_push_front(g_abandoned[c], pg); else queue_push_back(g_abandoned[c], pg);
   g_abandoned_count[c].fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -231,7 +225,7 @@ Page* page_acquire(Heap* h, unsigned c) {
     pg->state = PageState::queued;
     pg->owner.store(h, std::memory_order_release);
     page_collect(pg);
-    if (pg->free || pg->capacity < pg->reserved || pg->holes) return pg;
+    if (page_has_room(pg)) return pg;
     full_push(h, pg);  // still full: keep it, look again later
   }
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();

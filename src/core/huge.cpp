@@ -154,9 +154,10 @@ void huge_free(HugeHeader* h, void* p) {
   os::unmap(h, map);
 }
 
-void huge_cache_trim(uint64_t older_than_ms) {
+size_t huge_cache_trim(uint64_t older_than_ms) {
   Cached out[kCacheSlots];
   unsigned n = 0;
+  size_t bytes = 0;
   {
     LockGuard g(g_cache_lock);
     for (unsigned i = 0; i < g_cache_n;) {
@@ -168,7 +169,11 @@ void huge_cache_trim(uint64_t older_than_ms) {
       }
     }
   }
-  for (unsigned i = 0; i < n; ++i) os::unmap(out[i].h, out[i].map);
+  for (unsigned i = 0; i < n; ++i) {
+    os::unmap(out[i].h, out[i].map);
+    bytes += out[i].map;
+  }
+  return bytes;
 }
 
 bool huge_needs_zeroing(const void* p) {
@@ -221,22 +226,13 @@ void* huge_realloc(HugeHeader* h, void* p, size_t new_size) {
   return reinterpret_cast<char*>(h) + h->offset;
 }
 
-HugeFigures huge_figures(unsigned char* vec, size_t vec_pages) {
+HugeFigures huge_figures(bool resident) {
   HugeFigures f{g_blocks.load(std::memory_order_relaxed), g_mapped.load(std::memory_order_relaxed),
                 g_usable.load(std::memory_order_relaxed), 0, 0};
-  size_t page = os::hw().page_size;
   LockGuard g(g_cache_lock);
   for (unsigned i = 0; i < g_cache_n; ++i) {
     f.cached += g_cache[i].map;
-    for (size_t off = 0; off < g_cache[i].map; off += vec_pages * page) {
-      size_t len = g_cache[i].map - off < vec_pages * page ? g_cache[i].map - off : vec_pages * page;
-      if (!vec || !os::residency(reinterpret_cast<char*>(g_cache[i].h) + off, len, vec)) {
-        f.cached_resident += vec ? len : g_cache[i].map;
-        if (!vec) break;
-        continue;
-      }
-      for (size_t k = 0; k < len / page; ++k) f.cached_resident += (vec[k] & 1) * page;
-    }
+    f.cached_resident += resident ? os::resident_bytes(g_cache[i].h, g_cache[i].map) : g_cache[i].map;
   }
   return f;
 }

@@ -30,8 +30,9 @@ MI_INLINE bool huge_is_block(const HugeHeader* h, const void* p) {
 bool huge_recently_freed(const void* p);
 
 // Freed huge blocks stay mapped in a small cache (MALLOCIM_HUGE_CACHE_MB) for the next huge
-// allocation of about their size; what stays there past the purge delay is unmapped.
-void huge_cache_trim(uint64_t older_than_ms);  // all of it: UINT64_MAX
+// allocation of about their size; what stays there past the purge delay is unmapped. Returns the
+// bytes unmapped.
+size_t huge_cache_trim(uint64_t older_than_ms);  // all of it: UINT64_MAX
 // calloc: a block from the cache has old contents.
 bool huge_needs_zeroing(const void* p);
 SpinLock& huge_cache_lock();
@@ -40,7 +41,7 @@ struct HugeFigures {
   size_t blocks, mapped, usable;
   size_t cached, cached_resident;  // mappings in the cache, and how much of them is resident
 };
-// vec: scratch for mincore (vec_pages entries), or null to count the cache as resident.
-HugeFigures huge_figures(unsigned char* vec = nullptr, size_t vec_pages = 0);
+// resident: ask the kernel how much of the cache is resident (else count all of it).
+HugeFigures huge_figures(bool resident = false);
 
 }  // namespace mallocim

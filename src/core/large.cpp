@@ -233,6 +233,12 @@ LargeHdr* checked_hdr(LargeRegion* r, const void* p) {
   return h;
 }
 
+// Records who allocated from r last, for the others to keep away for a while.
+MI_INLINE void note_user(LargeRegion* r, const Heap* h, uint64_t now) {
+  r->user.store(h, std::memory_order_relaxed);
+  r->used_ms.store(now, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 void* large_malloc(Heap* h, size_t size, size_t align) {
@@ -246,8 +252,7 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   bool look_older = own && (++h->large_allocs & 31) == 0;
   if (pref && !look_older && region_may_fit(pref, need))
     if (void* p = try_region(pref, size, align, now, false)) {
-      pref->user.store(h, std::memory_order_relaxed);
-      pref->used_ms.store(now, std::memory_order_relaxed);
+      note_user(pref, h, now);
       return p;
     }
   for (int wait = 0; wait < 3; ++wait) {
@@ -260,8 +265,7 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
       if (wait == 0 && u && u != h && now - r->used_ms.load(std::memory_order_relaxed) < 20) continue;
       if (void* p = try_region(r, size, align, now, wait == 2)) {
         if (own) h->large_region = r;
-        r->user.store(h, std::memory_order_relaxed);
-        r->used_ms.store(now, std::memory_order_relaxed);
+        note_user(r, h, now);
         return p;
       }
     }
@@ -278,7 +282,7 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
     else g_oldest.store(r, std::memory_order_release);
     g_regions.store(r, std::memory_order_release);
   }
-  if (h != &g_empty_heap) h->large_region = r;
+  if (own) h->large_region = r;
   return try_region(r, size, align, now, true);
 }
 

@@ -103,6 +103,20 @@ MI_INLINE Segment* segment_of(const void* p) {
 MI_INLINE Page* page_of(Segment* s, const void* p) {
   return &s->pages[(uintptr_t(p) - uintptr_t(s)) >> kPageShift];
 }
+// No block on any list, nothing cut, no hole, no block carved or handed out: a page between lives.
+MI_INLINE void page_clear(Page* pg) {
+  pg->free = pg->local_free = pg->sample_rest = nullptr;
+  pg->free_len = pg->rest_len = 0;
+  pg->holes = pg->absent = 0;
+  pg->punch_used = kNoPunch;
+  pg->used = pg->capacity = 0;
+}
+
+// Whether the page can hand out a block: listed, carvable, or in a hole to carve again.
+MI_INLINE bool page_has_room(const Page* pg) {
+  return pg->free || pg->capacity < pg->reserved || pg->holes;
+}
+
 MI_INLINE uint8_t* page_start(const Page* pg) {
   // The descriptor lives in the segment header; the page's memory is index * 64 KiB further.
   uintptr_t seg = uintptr_t(pg) & ~(kSegmentSize - 1);

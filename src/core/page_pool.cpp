@@ -86,11 +86,8 @@ Page* pool_take_page() {
 void pool_return_page(Page* p, uint64_t now_ms) {
   p->state = PageState::free;
   p->owner.store(nullptr, std::memory_order_relaxed);
-  p->free = p->local_free = p->sample_rest = nullptr;
-  p->free_len = p->rest_len = 0;
-  p->holes = p->absent = 0;
-  p->punch_used = kNoPunch;
-  p->used = p->capacity = p->reserved = 0;
+  page_clear(p);
+  p->reserved = 0;
   p->free_since_ms = now_ms;
   p->purged = false;
   LockGuard g(g_pool_lock);

@@ -20,11 +20,7 @@ std::atomic<uint64_t> g_next_purge_ms{0};
 SpinLock& purge_lock() { return g_purge_lock; }
 
 void purge_tick(uint64_t now) {
-  if (MI_UNLIKELY(!background_running())) {
-    int saved = errno;  // free() leaves errno alone
-    background_wanted();
-    errno = saved;
-  }
+  if (MI_UNLIKELY(!background_running())) background_wanted();
   if (now < g_next_purge_ms.load(std::memory_order_relaxed)) return;
   int saved_errno = errno;  // runs inside free(), which must leave errno alone
   int64_t delay = option(Opt::purge_delay_ms);
@@ -47,9 +43,7 @@ size_t purge_all() {
   abandoned_sweep();
   size_t released = pool_purge(UINT64_MAX);
   released += large_purge(UINT64_MAX, true);
-  HugeFigures before = huge_figures();
-  huge_cache_trim(UINT64_MAX);
-  return released + before.cached;
+  return released + huge_cache_trim(UINT64_MAX);
 }
 
 }  // namespace mallocim

@@ -1,8 +1,5 @@
 #include "core/sparse.h"
 
-#include <string.h>
-
-#include "debug/report.h"
 #include "core/size_class.h"
 #include "platform/os.h"
 #include "policy/options.h"
@@ -70,6 +67,8 @@ size_t page_punch_holes(Page* pg) {
   auto is_free = [&](size_t i) {
     return i >= pg->capacity || (bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, pg->holes);
   };
+  // OS pages past the carved blocks count as free: never written since the page was
+  // (re)initialised, or only by an earlier life of the page.
   uint32_t fresh = 0;
   for (unsigned j = 0; j < kOsPages; ++j) {
     if (pg->holes & (1u << j)) continue;
@@ -78,27 +77,19 @@ size_t page_punch_holes(Page* pg) {
     for (size_t i = first; i <= last && all_free; ++i) all_free = is_free(i);
     if (all_free) fresh |= 1u << j;
   }
-  // OS pages past the carved blocks were never written since the page was (re)initialised, or
-  // only by an earlier life of the page: purge those too, but they hold no block to take out.
   if (!fresh) return 0;
   uint32_t holes = pg->holes | fresh;
-  // The remaining free blocks, in address order (neighbours in time stay neighbours in memory).
+  // The remaining free blocks, prepended from the top: in address order (neighbours in time stay
+  // neighbours in memory).
   Block* head = nullptr;
-  Block** tail = &head;
   uint32_t listed = 0;
   uint8_t* start = page_start(pg);
-  for (size_t i = 0; i < pg->capacity; ++i) {
+  for (size_t i = pg->capacity; i-- > 0;) {
     if (!(bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, holes)) continue;
     Block* b = reinterpret_cast<Block*>(start + i * bs);
-    *tail = b;
-    tail = reinterpret_cast<Block**>(&b->link);  // encoded below
+    link_set(pg, b, head);
+    head = b;
     ++listed;
-  }
-  *tail = nullptr;
-  for (Block* b = head; b;) {  // encode the links now that the order is known
-    Block* next = reinterpret_cast<Block*>(b->link);
-    link_set(pg, b, next);
-    b = next;
   }
   size_t released = 0;
   for (unsigned j = 0; j < kOsPages;) {
@@ -175,8 +166,8 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, bool force) {
     }
   }
   if (!force) {
-    if (c < kNumClasses || !budget) {  // resume there at the next step
-      h->sparse_class = budget ? c : c - 1;
+    if (!budget) {  // resume at the class where it ran out, at the next step
+      h->sparse_class = c - 1;
     } else {  // the pass is complete: the next one after the purge delay
       h->sparse_class = 0;
       h->next_sparse_ms = now + uint64_t(option(Opt::purge_delay_ms));

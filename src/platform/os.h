@@ -42,6 +42,8 @@ uint64_t random_u64();
 
 // Which base pages of [p, p+size) are resident: vec[i] & 1 for page i (p page-aligned).
 bool residency(const void* p, size_t size, unsigned char* vec);
+// Resident bytes of [p, p+size) (p page-aligned); all of it when the kernel cannot tell.
+size_t resident_bytes(const void* p, size_t size);
 
 // Monotonic milliseconds (vDSO, no system call on Linux).
 uint64_t now_ms();

@@ -121,6 +121,20 @@ bool residency(const void* p, size_t size, unsigned char* vec) {
   return mincore(const_cast<void*>(p), size, vec) == 0;
 }
 
+size_t resident_bytes(const void* p, size_t size) {
+  unsigned char vec[1024];  // a chunk's pages per mincore call
+  size_t page = g_hw.page_size, chunk = sizeof vec * page, n = 0;
+  for (size_t off = 0; off < size; off += chunk) {
+    size_t len = size - off < chunk ? size - off : chunk;
+    if (!residency(static_cast<const char*>(p) + off, len, vec)) {
+      n += len;
+      continue;
+    }
+    for (size_t k = 0; k < (len + page - 1) / page; ++k) n += (vec[k] & 1) * page;
+  }
+  return n;
+}
+
 uint64_t random_u64() {
   uint64_t v = 0;
   if (const auto* r = reinterpret_cast<const uint8_t*>(getauxval(AT_RANDOM))) {

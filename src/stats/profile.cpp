@@ -120,8 +120,9 @@ LiveEntry* live_find(uintptr_t a) {
   }
 }
 
-// What a live sample adds to the running sums (sign -1 when it goes).
+// What a live sample adds to the running sums and the filter (sign -1 when it goes).
 void account(const LiveEntry& e, int sign) {
+  filter_add(e.addr, sign);
   double w = double(sample_weight(e.usable));
   g_live_weight += sign * w;
   g_live_requested += sign * w * double(e.size) / double(e.usable ? e.usable : 1);
@@ -153,14 +154,12 @@ bool live_insert(const LiveEntry& e) {
   if (g_live_count + 1 >= g_live_slots * 3 / 4 && !live_grow()) return false;
   live_place(e);
   ++g_live_count;
-  filter_add(e.addr, 1);
   account(e, 1);
   return true;
 }
 
 void live_erase(LiveEntry* e) {
   account(*e, -1);
-  filter_add(e->addr, -1);
   size_t i = size_t(e - g_live);
   for (size_t j = i;;) {
     j = (j + 1) & (g_live_slots - 1);

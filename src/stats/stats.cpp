@@ -67,7 +67,7 @@ void collect(im_stats* out, ClassFigures* classes) {
   out->mapped_bytes += lf.mapped;
   out->metadata_bytes += lf.regions * page;
 
-  HugeFigures hf = huge_figures(vec, sizeof vec);
+  HugeFigures hf = huge_figures(true);
   out->huge_blocks = hf.blocks;
   out->huge_live_bytes = hf.usable;
   out->mapped_bytes += hf.mapped + hf.cached;
