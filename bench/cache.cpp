@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
       .add("items_peak", items_peak)
       .add("live_full_bytes", live_full)
       .add("rss_full_kb", rss_full)
-      .add("frag_ratio", double(rss_peak_kb()) * 1024.0 / double(std::max<uint64_t>(1, live_peak)))
+      .frag_ratio(live_peak)
       .print();
   return trace.write(live) ? 0 : 1;
 }

@@ -483,6 +483,10 @@ public:
         .add("rss_peak_kb", rss_peak_kb())
         .add("rss_end_kb", rss_now_kb());
   }
+  // Peak RSS over peak live bytes (1.0: no overhead at all).
+  Result& frag_ratio(uint64_t live_peak_bytes) {
+    return add("frag_ratio", double(rss_peak_kb()) * 1024.0 / double(std::max<uint64_t>(1, live_peak_bytes)));
+  }
   void print() const {
     std::printf("%s\n", line_.c_str());
     std::fflush(stdout);

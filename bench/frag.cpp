@@ -110,13 +110,12 @@ int main(int argc, char** argv) {
 
   trace.sample(live);
   for (size_t i = 0; i < count; ++i) live -= free_block(table[i]);
-  const uint64_t rss_peak = rss_peak_kb();
 
   Result("frag")
       .common(1, steps, seconds, live_peak)
       .add("rss_sampled_peak_kb", rss_sampled_peak)
       .add("table_peak_kb", uint64_t(count_peak * sizeof(void*) / 1024))
-      .add("frag_ratio", double(rss_peak) * 1024.0 / double(std::max<uint64_t>(1, live_peak)))
+      .frag_ratio(live_peak)
       .add("live_after_free_bytes", live_after_free)
       .add("rss_after_free_kb", rss_after_free)
       .add("rss_after_sleep_kb", rss_after_sleep)

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
       .common(1, ops, seconds, live_peak)
       .add("live_after_drop_bytes", live_end)
       .add("rss_after_drop_kb", rss_last_drop)
-      .add("frag_ratio", double(rss_peak_kb()) * 1024.0 / double(std::max<uint64_t>(1, live_peak)))
+      .frag_ratio(live_peak)
       .add("phase_rss_kb", phase_rss)
       .print();
   return trace.write(live) ? 0 : 1;

@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
       .add("producers", uint64_t(producers))
       .add("consumers", uint64_t(consumers))
       .add("held_peak", slots_peak)
-      .add("frag_ratio", double(rss_peak_kb()) * 1024.0 / double(std::max<uint64_t>(1, live_peak)))
+      .frag_ratio(live_peak)
       .print();
   return trace.write(meter.current()) ? 0 : 1;
 }

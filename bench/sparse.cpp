@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
       .add("live_survivors_bytes", live_survivors)
       .add("rss_after_free_kb", rss_after_free)
       .add("rss_refill_kb", rss_refill)
-      .add("frag_ratio", double(rss_peak_kb()) * 1024.0 / double(std::max<uint64_t>(1, live_peak)))
+      .frag_ratio(live_peak)
       .print();
   return trace.write(live) ? 0 : 1;
 }
