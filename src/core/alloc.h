@@ -15,17 +15,18 @@ size_t usable_size(const void* p);
 size_t trim_impl();
 
 MI_INLINE void* alloc(size_t size) {
-  if (MI_LIKELY(size <= kSmallMax)) return heap_malloc_small(t_heap, size);
+  if (MI_LIKELY(size <= kDirectMax)) return heap_malloc_small(t_heap, size);
+  if (size <= kSmallMax) return heap_malloc_small(t_heap, size);
   return alloc_large_or_huge(size, 16);
 }
 
 MI_INLINE void dealloc(void* p) {
-  RegionHeader* r = segmap_lookup(p);
-  if (MI_LIKELY(r != nullptr && r->kind == RegionKind::small)) {
-    heap_free_small(reinterpret_cast<Segment*>(r), p);
+  uintptr_t e = segmap_entry(p);
+  if (MI_LIKELY(e & kSegmapSmallTag)) {
+    heap_free_small(reinterpret_cast<Segment*>(e - kSegmapSmallTag), p);
     return;
   }
-  dealloc_other(r, p);
+  dealloc_other(reinterpret_cast<RegionHeader*>(e), p);  // large, huge, or not ours (null)
 }
 
 }  // namespace mallocim

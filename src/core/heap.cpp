@@ -25,6 +25,7 @@ namespace {
 constexpr Heap make_empty_heap() {
   Heap h{};
   for (auto& d : h.direct) d = &g_empty_page;
+  for (auto& d : h.direct_w) d = &g_empty_page;
   return h;
 }
 }  // namespace
@@ -68,6 +69,7 @@ Heap* heap_struct_alloc() {
   }
   memset(static_cast<void*>(h), 0, sizeof(Heap));
   for (auto& d : h->direct) d = &g_empty_page;
+  for (auto& d : h->direct_w) d = &g_empty_page;
   h->next = g_live_heaps;
   if (g_live_heaps) g_live_heaps->prev = h;
   g_live_heaps = h;
@@ -104,11 +106,27 @@ void queue_remove(PageQueue& q, Page* p) {
   if (p->next) p->next->prev = p->prev; else q.last = p->prev;
   p->next = p->prev = nullptr;
 }
+// The request sizes in words (Heap::direct_w) that class c serves: (w_first[c-1], w_last[c]].
+constexpr struct DirectWords {
+  uint8_t last[kNumClasses];
+  constexpr DirectWords() : last{} {
+    for (unsigned c = 0; c < kNumClasses; ++c)
+      last[c] = uint8_t(class_size_calc(c) <= kDirectMax ? class_size_calc(c) / 8 : 0);
+  }
+} kDirectWordsOf;
+
+MI_INLINE void direct_set(Heap* h, unsigned c, Page* pg) {
+  h->direct[c] = pg;
+  unsigned last = kDirectWordsOf.last[c];
+  if (last == 0) return;  // above kDirectMax
+  for (unsigned w = c == 0 ? 0 : kDirectWordsOf.last[c - 1] + 1u; w <= last; ++w) h->direct_w[w] = pg;
+}
+
 MI_INLINE void sync_direct(Heap* h, unsigned c) {
   Page* first = h->queues[c].first;
   // While sampling, a page serves the fast path only once its list has been counted.
   if (MI_UNLIKELY(g_sampling) && first && first != h->direct[c]) sample_prepare(h, first);
-  h->direct[c] = first ? first : &g_empty_page;
+  direct_set(h, c, first ? first : &g_empty_page);
 }
 
 // ---- pages ----------------------------------------------------------------------------------
@@ -257,7 +275,7 @@ MI_INLINE void* page_pop(Page* pg) { return page_take(pg, pg->free); }
 // pg, the front page of class c, serves this allocation and, through h->direct, the next ones.
 // (Not through sync_direct: its list is counted here, where this allocation may be the sample.)
 MI_INLINE void* page_hand_out(Heap* h, Page* pg, unsigned c, size_t size) {
-  h->direct[c] = pg;
+  direct_set(h, c, pg);
   if (MI_UNLIKELY(g_sampling) && !pg->sample_rest)
     if (void* p = sample_arm(h, pg, size)) return p;
   return page_pop(pg);
@@ -346,7 +364,30 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
   return page_hand_out(h, pg, c, size);
 }
 
-void heap_page_event(Heap* h, Page* pg) {
+namespace {
+__attribute__((noinline)) void page_event(Heap* h, Page* pg);
+}
+
+void heap_free_event(Heap* h, Page* pg) {
+  // Commonest: the class's only page emptied. It stays (no thrashing); no registers to save.
+  if (pg->used == 0 && !page_free_event(pg)) {
+    const PageQueue& q = h->queues[pg->size_class];
+    if (q.first == pg && q.last == pg) return;
+  }
+  page_event(h, pg);
+}
+
+namespace {
+void page_event(Heap* h, Page* pg) {
+  if (MI_UNLIKELY(pg->holes) && page_in_holes(pg, pg->local_free)) {
+    // The block just pushed lies in a hole: its OS page had gone back, so it was free already.
+    Block* b = pg->local_free;
+    pg->local_free = link_decode(pg, b);
+    pg->used++;
+    page_repunch(pg, b);  // the push faulted the OS page back in
+    report_misuse("free", b, "block is already free (double free)");
+    return;
+  }
   unsigned c = pg->size_class;
   if (pg->state == PageState::full) {
     queue_remove(h->full, pg);
@@ -362,6 +403,7 @@ void heap_page_event(Heap* h, Page* pg) {
   sync_direct(h, c);
   page_to_pool_or_cache(h, pg);
 }
+}  // namespace
 
 void heap_free_remote(Page* pg, Block* b) {
   PageState st = pg->state;
@@ -402,10 +444,6 @@ bool list_contains(const Page* pg, const Block* list, const Block* b) {
 // The block's first word decodes to a plausible link: it is on one of the page's lists (a
 // double free), or the program stored a value that happens to look like one (then free it).
 void heap_free_suspect(Heap* h, Page* pg, Block* b) {
-  if (pg->holes && page_in_holes(pg, b)) {  // its OS page was given back: it was free
-    report_misuse("free", b, "block is already free (double free)");
-    return;
-  }
   if (link_plausible(b, link_decode(pg, b))) {
     auto* remote = reinterpret_cast<const Block*>(pg->thread_free.load(std::memory_order_acquire) &
                                                   kThreadFreePtrMask);
@@ -417,7 +455,7 @@ void heap_free_suspect(Heap* h, Page* pg, Block* b) {
   }
   link_set(pg, b, pg->local_free);
   pg->local_free = b;
-  if (--pg->used == 0 || pg->state == PageState::full) heap_page_event(h, pg);
+  if (--pg->used == 0 || page_free_event(pg)) heap_free_event(h, pg);
 }
 
 void* heap_list_damaged(Page* pg, Block* b) {

@@ -3,6 +3,8 @@
 // Each thread owns a Heap (one initial-exec TLS pointer, 8 bytes, so dlopen works). For each size
 // class the heap keeps a queue of pages with room; direct[c] is the first page of that queue, or
 // a shared empty page whose free list is always null, so the fast path has no null check.
+// direct_w holds the same pages indexed by request size in 8-byte words up to kDirectMax, so the
+// commonest requests skip the class lookup.
 #pragma once
 #include "core/lock.h"
 #include "core/page.h"
@@ -19,7 +21,11 @@ struct PageQueue {
 
 constexpr unsigned kMaxPageCache = 16;
 
+constexpr size_t kDirectMax = 1024;
+constexpr size_t kDirectWords = kDirectMax / 8 + 1;
+
 struct Heap {
+  Page* direct_w[kDirectWords];  // by (size + 7) / 8, for size <= kDirectMax
   Page* direct[kNumClasses];
   PageQueue queues[kNumClasses];
   PageQueue full;       // pages with no free block when last looked at (all classes)
@@ -47,7 +53,10 @@ extern __thread Heap* t_heap __attribute__((tls_model("initial-exec")));
 
 // Slow paths (heap.cpp).
 void* heap_malloc_slow(Heap* h, unsigned size_class, size_t size);
-void heap_page_event(Heap* h, Page* pg);  // a local free emptied a page or hit a full one
+// The owner has just pushed a block on pg's local_free and the page emptied, was full, or has
+// holes: moves the page between lists; a block pushed into a hole (a double free: its OS page had
+// gone back) is taken off again and reported.
+void heap_free_event(Heap* h, Page* pg);
 void heap_free_remote(Page* pg, Block* b);
 // Takes the frees other threads made into pg and, when `free` is empty, the owner's local frees;
 // returns whether there were remote ones (owner only).
@@ -67,34 +76,40 @@ struct HeapFigures {
 };
 HeapFigures heap_figures();
 
-// Takes b, the first block of pg's free list; the link it leaves behind is checked first.
+// Takes b, the first block of pg's free list; the link it leaves behind is checked first (the
+// null test only when the link leaves the page, so the common case is one shift).
 MI_INLINE void* page_take(Page* pg, Block* b) {
-  Block* next = link_decode(pg, b);
-  if (MI_UNLIKELY(!link_plausible(b, next))) return heap_list_damaged(pg, b);
-  pg->free = next;
+  uintptr_t next = b->link ^ pg->key;
+  __asm__("" : "+r"(next));  // test the decoded link itself, not the encoded word against the key
+  if (MI_UNLIKELY(((next ^ uintptr_t(b)) >> kPageShift) != 0) && next != 0)
+    return heap_list_damaged(pg, b);
+  pg->free = reinterpret_cast<Block*>(next);
   b->link = 0;  // a live block never reads as a free one
   pg->used++;
   return b;
 }
 
 MI_INLINE void* heap_malloc_small(Heap* h, size_t size) {
-  unsigned c = size_to_class(size);
-  Page* pg = h->direct[c];
+  Page* pg = size <= kDirectMax ? h->direct_w[(size + 7) >> 3] : h->direct[size_to_class(size)];
   Block* b = pg->free;
   if (MI_LIKELY(b != nullptr)) return page_take(pg, b);
-  return heap_malloc_slow(h, c, size);
+  return heap_malloc_slow(h, size_to_class(size), size);
 }
 
 // Frees a block of a small segment.
 MI_INLINE void heap_free_small(Segment* s, void* p) {
   Page* pg = page_of(s, p);
+  __asm__("" : "+r"(pg));  // one register for the descriptor (else it is computed twice)
   Heap* h = t_heap;
   Block* b = static_cast<Block*>(p);
   if (MI_LIKELY(pg->owner.load(std::memory_order_relaxed) == h)) {
-    if (MI_UNLIKELY(link_plausible(b, link_decode(pg, b)) || pg->holes)) return heap_free_suspect(h, pg, b);
+    uintptr_t link = b->link ^ pg->key;
+    __asm__("" : "+r"(link));  // as in page_take
+    if (MI_UNLIKELY(((link ^ uintptr_t(b)) >> kPageShift) == 0 || link == 0)) return heap_free_suspect(h, pg, b);
     link_set(pg, b, pg->local_free);
     pg->local_free = b;
-    if (MI_UNLIKELY(--pg->used == 0 || pg->state == PageState::full)) heap_page_event(h, pg);
+    // A page with holes gets here too: heap_free_event takes a block back out of a hole.
+    if (MI_UNLIKELY(--pg->used == 0 || page_free_event(pg))) heap_free_event(h, pg);
     return;
   }
   heap_free_remote(pg, b);

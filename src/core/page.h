@@ -46,8 +46,8 @@ struct alignas(64) Page {
   uint32_t block_size;
   uint8_t size_class;
   PageState state;
-  bool purged;  // free and given back to the OS: its memory reads as zero
   uint16_t holes;  // OS pages (4 KiB) given back while the page is in use (core/sparse.h)
+  bool purged;  // free and given back to the OS: its memory reads as zero
   uint32_t index;  // in its segment
   uintptr_t key;   // encodes the free-list links of this page
   // Second line: what other threads write (so their frees do not steal the owner's line),
@@ -68,6 +68,18 @@ struct alignas(64) Page {
 };
 
 constexpr uint16_t kNoPunch = 0xffff;
+
+// The owner's free takes the slow path when the page is full or has holes: one test of the word
+// that holds size_class, state and holes (an owned page is queued or full; bit 1 means full).
+static_assert(offsetof(Page, state) == offsetof(Page, size_class) + 1 &&
+              offsetof(Page, holes) == offsetof(Page, size_class) + 2);
+static_assert(uint8_t(PageState::queued) == 1 && uint8_t(PageState::full) == 2);
+constexpr uint32_t kFreeEventMask = 0xffff0200u;  // little-endian: state bit 1, all of holes
+MI_INLINE bool page_free_event(const Page* pg) {
+  uint32_t w;
+  __builtin_memcpy(&w, &pg->size_class, sizeof w);
+  return (w & kFreeEventMask) != 0;
+}
 
 constexpr uint32_t kLenUnknown = ~uint32_t(0);
 
@@ -101,7 +113,7 @@ MI_INLINE Segment* segment_of(const void* p) {
   return reinterpret_cast<Segment*>(uintptr_t(p) & ~(kSegmentSize - 1));
 }
 MI_INLINE Page* page_of(Segment* s, const void* p) {
-  return &s->pages[(uintptr_t(p) - uintptr_t(s)) >> kPageShift];
+  return &s->pages[(uintptr_t(p) >> kPageShift) % kPagesPerSegment];  // segments are size-aligned
 }
 // No block on any list, nothing cut, no hole, no block carved or handed out: a page between lives.
 MI_INLINE void page_clear(Page* pg) {

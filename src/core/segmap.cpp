@@ -20,8 +20,9 @@ bool segmap_init() {
 
 void segmap_set(void* base, size_t size, RegionHeader* h) {
   uintptr_t first = uintptr_t(base) >> kGranuleShift;
+  uintptr_t e = uintptr_t(h) | (h && h->kind == RegionKind::small ? kSegmapSmallTag : 0);
   for (size_t i = 0; i < size >> kGranuleShift; ++i)
-    g_segmap.entries[first + i].store(h, std::memory_order_release);
+    g_segmap.entries[first + i].store(reinterpret_cast<RegionHeader*>(e), std::memory_order_release);
 }
 
 void segmap_clear(void* base, size_t size) { segmap_set(base, size, nullptr); }

@@ -29,10 +29,18 @@ bool segmap_init();
 void segmap_set(void* base, size_t size, RegionHeader* h);  // size: multiple of kGranule
 void segmap_clear(void* base, size_t size);
 
-MI_INLINE RegionHeader* segmap_lookup(const void* p) {
+// An entry is the region's header address, with bit 0 set for small segments: free() tells a
+// small block from everything else (other kinds, foreign pointers) without reading the header.
+constexpr uintptr_t kSegmapSmallTag = 1;
+
+MI_INLINE uintptr_t segmap_entry(const void* p) {
   uintptr_t i = uintptr_t(p) >> kGranuleShift;
-  if (MI_UNLIKELY(i >= g_segmap.limit)) return nullptr;
-  return g_segmap.entries[i].load(std::memory_order_relaxed);
+  if (MI_UNLIKELY(i >= g_segmap.limit)) return 0;
+  return uintptr_t(g_segmap.entries[i].load(std::memory_order_relaxed));
+}
+
+MI_INLINE RegionHeader* segmap_lookup(const void* p) {
+  return reinterpret_cast<RegionHeader*>(segmap_entry(p) & ~kSegmapSmallTag);
 }
 
 }  // namespace mallocim

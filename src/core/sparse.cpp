@@ -136,6 +136,12 @@ bool page_in_holes(const Page* pg, const void* p) {
   return holes && in_holes(i, pg->block_size, holes);
 }
 
+void page_repunch(const Page* pg, const void* p) {
+  uint8_t* start = page_start(pg);
+  size_t j = size_t(static_cast<const uint8_t*>(p) - start) / kOsPage;
+  if (pg->holes & (1u << j)) os::purge(start + j * kOsPage, kOsPage);
+}
+
 size_t heap_sparse_pass(Heap* h, uint64_t now, bool force) {
   if (!force) {
     int64_t delay = option(Opt::purge_delay_ms);

@@ -18,6 +18,9 @@ void page_fill_holes(Page* pg);
 // Whether p lies in one of pg's holes: such a block is free (a free of it is a double free).
 // Any thread may ask.
 bool page_in_holes(const Page* pg, const void* p);
+// Gives the OS page holding p's first word back again, if it is a hole (a write into it, such as
+// a double free's push, faulted it back in). Owner only.
+void page_repunch(const Page* pg, const void* p);
 // The owner's pass over its sparse pages, at most every MALLOCIM_PURGE_DELAY_MS; returns bytes
 // released. force: every page with room for a hole, now (malloc_trim).
 size_t heap_sparse_pass(Heap* h, uint64_t now, bool force);
