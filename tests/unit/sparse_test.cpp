@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "mallocim.h"
+#include "policy/options.h"
 
 using namespace mallocim;
 
@@ -119,6 +120,36 @@ TEST(Sparse, AFreeIntoAHoleIsADoubleFree) {
   }
   ASSERT_NE(victim, nullptr);
   EXPECT_DEATH(im_free(victim), "double free");
+}
+
+// Reported and going on (MALLOCIM_ABORT_ON_ERROR=0): the free pushes the block before it looks
+// at the holes, so the push must be undone and the OS page given back again.
+TEST(Sparse, AFreeIntoAHoleIsTakenBackOut) {
+  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
+  Sparse s;
+  heap_sparse_pass(t_heap, 0, true);
+  void* victim = nullptr;
+  Page* pg = nullptr;
+  for (void* k : s.kept) {
+    pg = page_of_block(k);
+    for (size_t off = 0; off + 1024 <= kPageSize && !victim && pg->holes; off += 1024)
+      if (page_in_holes(pg, page_start(pg) + off)) victim = page_start(pg) + off;
+    if (victim) break;
+  }
+  ASSERT_NE(victim, nullptr);
+  uint32_t used = pg->used;
+  Block* local = pg->local_free;
+  size_t resident = resident_bytes(pg);
+  g_options[int(Opt::abort_on_error)] = 0;
+  testing::internal::CaptureStderr();
+  im_free(victim);
+  std::string err = testing::internal::GetCapturedStderr();
+  g_options[int(Opt::abort_on_error)] = 1;
+  EXPECT_NE(err.find("double free"), std::string::npos) << err;
+  EXPECT_EQ(pg->used, used);
+  EXPECT_EQ(pg->local_free, local);
+  EXPECT_TRUE(page_in_holes(pg, victim));
+  EXPECT_EQ(resident_bytes(pg), resident) << "the hole's OS page must go back again";
 }
 
 TEST(Sparse, TheSmallestBlocksToo) {
