@@ -247,7 +247,11 @@ Page* page_acquire(Heap* h, unsigned c) {
     full_push(h, pg);  // still full: keep it, look again later
   }
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
-  if (pg) page_init(pg, h, c);
+  if (!pg) return nullptr;
+  // Every 16 fresh pages (1 MiB about to be faulted in), holes in this heap's sparse pages first.
+  if (pg->purged && (++h->fresh_pages & 31) == 0 && option(Opt::sparse_pages) && option(Opt::purge_pressure))
+    heap_sparse_pass(h, os::now_ms(), SparsePass::pressure);
+  page_init(pg, h, c);
   return pg;
 }
 
@@ -325,7 +329,8 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
     return heap_malloc_small(h, size);
   }
   h->slow_calls++;
-  if ((h->slow_calls & 63) == 0 && option(Opt::sparse_pages)) heap_sparse_pass(h, os::now_ms(), false);
+  h->class_slow_at[c] = h->slow_calls;
+  if ((h->slow_calls & 63) == 0 && option(Opt::sparse_pages)) heap_sparse_pass(h, os::now_ms(), SparsePass::timed);
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   if (MI_UNLIKELY(g_sampling) && (h->slow_calls & 15) == 1) profile_tick();  // the clock, now and then
   PageQueue& q = h->queues[c];
@@ -485,7 +490,7 @@ void heap_release_cached(Heap* h) {
     sync_direct(h, c);
   }
   while (h->cache_count) pool_return_page(h->cache[--h->cache_count], now);
-  if (option(Opt::sparse_pages)) heap_sparse_pass(h, now, true);  // and the free parts of the rest
+  if (option(Opt::sparse_pages)) heap_sparse_pass(h, now, SparsePass::force);  // and the free parts of the rest
 }
 
 void heap_thread_exit(Heap* h) {

@@ -1,5 +1,7 @@
 #include "core/huge.h"
 
+#include "core/purge.h"
+
 #include <atomic>
 
 #include "debug/report.h"
@@ -128,6 +130,7 @@ void* huge_malloc(size_t size, size_t align) {
     h = static_cast<HugeHeader*>(os::map_aligned(map, map_align));
     if (!h) return nullptr;
     h->reused = false;
+    purge_pressure(size, Layer::huge);  // the program will fault it in
   }
   h->header.kind = RegionKind::huge;
   h->map_size = map;
@@ -172,6 +175,25 @@ size_t huge_cache_trim(uint64_t older_than_ms) {
   for (unsigned i = 0; i < n; ++i) {
     os::unmap(out[i].h, out[i].map);
     bytes += out[i].map;
+  }
+  return bytes;
+}
+
+size_t huge_cache_trim_bytes(size_t want) {
+  size_t bytes = 0;
+  while (bytes < want) {
+    Cached out;
+    {
+      LockGuard g(g_cache_lock);
+      if (!g_cache_n) break;
+      unsigned oldest = 0;
+      for (unsigned i = 1; i < g_cache_n; ++i)
+        if (g_cache[i].since_ms < g_cache[oldest].since_ms) oldest = i;
+      out = g_cache[oldest];
+      cache_remove_at(oldest);
+    }
+    os::unmap(out.h, out.map);
+    bytes += out.map;
   }
   return bytes;
 }

@@ -33,6 +33,7 @@ bool huge_recently_freed(const void* p);
 // allocation of about their size; what stays there past the purge delay is unmapped. Returns the
 // bytes unmapped.
 size_t huge_cache_trim(uint64_t older_than_ms);  // all of it: UINT64_MAX
+size_t huge_cache_trim_bytes(size_t want);        // the oldest first, until want bytes went
 // calloc: a block from the cache has old contents.
 bool huge_needs_zeroing(const void* p);
 SpinLock& huge_cache_lock();

@@ -167,7 +167,8 @@ LargeFree* find_fit(LargeRegion* r, size_t need) {
   return best;
 }
 
-void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now) {
+// *fresh: bytes handed out of memory never touched since it was purged (or mapped).
+void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size_t* fresh) {
   size_t need = block_need(size);
   size_t search = align > 16 ? need + align + kMinBlock : need;
   LargeFree* f = find_fit(r, search);
@@ -191,6 +192,7 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now) {
   hdr_write(h, bsize, uint16_t((h->flags & kPrevInUse) | kInUse));
   set_prev_inuse(hdr_next(h), true);
   split_tail(r, h, need, purged, now);
+  if (purged) *fresh += hdr_size(h);
   r->used_bytes += hdr_size(h) - sizeof(LargeHdr);
   r->used_blocks++;
   return reinterpret_cast<uint8_t*>(h) + sizeof(LargeHdr);
@@ -220,8 +222,10 @@ bool region_may_fit(LargeRegion* r, size_t need) {
 void* try_region(LargeRegion* r, size_t size, size_t align, uint64_t now, bool wait) {
   if (wait) r->lock.lock();
   else if (!r->lock.try_lock()) return nullptr;
-  void* p = region_alloc(r, size, align, now);
+  size_t fresh = 0;
+  void* p = region_alloc(r, size, align, now, &fresh);
   r->lock.unlock();
+  if (fresh) purge_pressure(fresh, Layer::large);
   return p;
 }
 
@@ -368,6 +372,29 @@ size_t large_purge(uint64_t older_than_ms, bool wait_for_locks) {
     for (unsigned b = 0; b < kLargeBins; ++b) {
       for (LargeFree* f = r->bins[b]; f; f = f->next) {
         if ((f->hdr.flags & kPurged) || f->since_ms > older_than_ms) continue;
+        uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
+        uintptr_t hi = align_down(uintptr_t(f) + hdr_size(&f->hdr), page);
+        if (hi > lo) {
+          os::purge(reinterpret_cast<void*>(lo), hi - lo);
+          released += hi - lo;
+        }
+        hdr_write(&f->hdr, hdr_size(&f->hdr), uint16_t(f->hdr.flags | kPurged));
+      }
+    }
+    r->lock.unlock();
+  }
+  return released;
+}
+
+size_t large_purge_bytes(size_t want) {
+  size_t released = 0;
+  size_t page = os::hw().page_size;
+  for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r && released < want;
+       r = r->newer.load(std::memory_order_acquire)) {
+    if (!r->lock.try_lock()) continue;
+    for (unsigned b = kLargeBins; b-- > 0 && released < want;) {  // the largest blocks first
+      for (LargeFree* f = r->bins[b]; f && released < want; f = f->next) {
+        if (f->hdr.flags & kPurged) continue;
         uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
         uintptr_t hi = align_down(uintptr_t(f) + hdr_size(&f->hdr), page);
         if (hi > lo) {

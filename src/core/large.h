@@ -43,6 +43,9 @@ bool large_owns_block(LargeRegion* r, const void* p);  // p is a live block's st
 bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size);
 // Gives back the pages of free blocks free since before older_than_ms; returns bytes.
 size_t large_purge(uint64_t older_than_ms, bool wait_for_locks);
+// Gives back the pages of free blocks not yet purged, largest first in the oldest regions, until
+// about `want` bytes went back (regions whose lock is busy are skipped); returns bytes.
+size_t large_purge_bytes(size_t want);
 
 struct LargeFigures {
   size_t regions, mapped, live, free, purged, free_blocks;

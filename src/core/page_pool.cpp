@@ -1,5 +1,7 @@
 #include "core/page_pool.h"
 
+#include "core/purge.h"
+
 #include "platform/os.h"
 
 namespace mallocim {
@@ -74,12 +76,16 @@ Segment* g_segments = nullptr;
 SpinLock& pool_lock() { return g_pool_lock; }
 
 Page* pool_take_page() {
-  LockGuard g(g_pool_lock);
-  PageList* from = g_dirty.first ? &g_dirty : &g_purged;
-  if (!from->first && !segment_create()) return nullptr;
-  Page* p = from->first;
-  from->remove(p);
-  segment_of(p)->free_pages--;
+  Page* p;
+  {
+    LockGuard g(g_pool_lock);
+    PageList* from = g_dirty.first ? &g_dirty : &g_purged;
+    if (!from->first && !segment_create()) return nullptr;
+    p = from->first;
+    from->remove(p);
+    segment_of(p)->free_pages--;
+  }
+  if (p->purged) purge_pressure(kPageSize, Layer::small);  // it will be faulted in
   return p;
 }
 
@@ -111,6 +117,21 @@ size_t pool_purge(uint64_t older_than_ms) {
     Segment* next = s->next;
     if (segment_all_purged(s)) segment_release(s);
     s = next;
+  }
+  return released;
+}
+
+size_t pool_purge_bytes(size_t want) {
+  size_t released = 0;
+  LockGuard g(g_pool_lock);
+  while (released < want) {
+    Page* p = g_dirty.last;  // the oldest
+    if (!p) break;
+    g_dirty.remove(p);
+    os::purge(page_start(p), kPageSize);
+    released += kPageSize;
+    p->purged = true;
+    g_purged.push_front(p);
   }
   return released;
 }

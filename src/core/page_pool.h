@@ -13,6 +13,8 @@ void pool_return_page(Page* pg, uint64_t now_ms);
 // Purges free pages that have been free since before `older_than_ms` (all with force);
 // returns bytes given back to the OS.
 size_t pool_purge(uint64_t older_than_ms);
+// Purges the oldest free pages until `want` bytes went back; returns bytes.
+size_t pool_purge_bytes(size_t want);
 
 struct PoolFigures {
   size_t segments;

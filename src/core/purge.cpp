@@ -38,6 +38,20 @@ void purge_tick(uint64_t now) {
   errno = saved_errno;
 }
 
+void purge_pressure(size_t bytes, Layer from) {
+  constexpr size_t kStep = size_t(1) << 20;  // purge work in batches of about this much
+  static std::atomic<size_t> debt{0};
+  if (debt.fetch_add(bytes, std::memory_order_relaxed) + bytes < kStep) return;
+  if (option(Opt::purge_delay_ms) < 0 || !option(Opt::purge_pressure) || !g_purge_lock.try_lock()) return;
+  int saved_errno = errno;
+  size_t want = debt.exchange(0, std::memory_order_relaxed), done = 0;
+  if (from != Layer::small) done += pool_purge_bytes(want);
+  if (done < want && from != Layer::large) done += large_purge_bytes(want - done);
+  if (done < want && from != Layer::huge) done += huge_cache_trim_bytes(want - done);
+  g_purge_lock.unlock();
+  errno = saved_errno;
+}
+
 size_t purge_all() {
   LockGuard g(g_purge_lock);
   abandoned_sweep();

@@ -63,6 +63,12 @@ size_t page_punch_holes(Page* pg) {
   page_collect(pg);
   size_t bs = pg->block_size;
   uint64_t bits[kPageSize / kSmallestBlock / 64] = {};  // one bit per block of the page
+  // The lists run in free order, all over the page: ask for every block's first line up front
+  // (independent loads, in flight together), so the walks below hit the cache, not memory.
+  uint8_t* start = page_start(pg);
+  size_t carved = size_t(pg->capacity) * bs, step = bs > 64 ? bs : 64;
+  for (size_t off = 0; off < carved; off += step)
+    if (!(pg->holes & (1u << (off / kOsPage)))) __builtin_prefetch(start + off);
   if (!mark(pg, pg->free, bits) || !mark(pg, pg->local_free, bits)) return 0;
   auto is_free = [&](size_t i) {
     return i >= pg->capacity || (bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, pg->holes);
@@ -83,7 +89,6 @@ size_t page_punch_holes(Page* pg) {
   // neighbours in memory).
   Block* head = nullptr;
   uint32_t listed = 0;
-  uint8_t* start = page_start(pg);
   for (size_t i = pg->capacity; i-- > 0;) {
     if (!(bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, holes)) continue;
     Block* b = reinterpret_cast<Block*>(start + i * bs);
@@ -142,8 +147,12 @@ void page_repunch(const Page* pg, const void* p) {
   if (pg->holes & (1u << j)) os::purge(start + j * kOsPage, kOsPage);
 }
 
-size_t heap_sparse_pass(Heap* h, uint64_t now, bool force) {
-  if (!force) {
+// A class that was in the slow path within this many of the heap's slow calls is hot.
+constexpr uint64_t kHotSlowCalls = 256;
+
+size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
+  bool force = mode == SparsePass::force;
+  if (mode == SparsePass::timed) {
     int64_t delay = option(Opt::purge_delay_ms);
     if (delay < 0 || now < h->next_sparse_ms) return 0;
   }
@@ -153,6 +162,8 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, bool force) {
   unsigned c = force ? 0 : h->sparse_class;
   for (; c < kNumClasses && budget; ++c) {
     size_t bs = class_size(c);
+    // Under pressure, only classes gone cold: a hot class would fill its holes again at once.
+    if (mode == SparsePass::pressure && h->slow_calls - h->class_slow_at[c] < kHotSlowCalls) continue;
     for (Page* pg = h->queues[c].first; pg && budget; pg = pg->next) {
       if (pg == h->direct[c] || pg->sample_rest) continue;
       size_t carved = size_t(pg->capacity) * bs;
@@ -171,7 +182,9 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, bool force) {
       pg->punch_used = uint16_t(pg->used);
     }
   }
-  if (!force) {
+  if (mode == SparsePass::pressure) {
+    h->sparse_class = budget ? 0 : c - 1;
+  } else if (!force) {
     if (!budget) {  // resume at the class where it ran out, at the next step
       h->sparse_class = c - 1;
     } else {  // the pass is complete: the next one after the purge delay

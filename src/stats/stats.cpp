@@ -29,8 +29,11 @@ size_t resident_in(const unsigned char* vec, uintptr_t base, uintptr_t lo, uintp
 
 // Walks the segments once for the totals and, if asked, the per-class figures. What is resident
 // is asked of the kernel (mincore, one call per segment or region), not assumed.
-void collect(im_stats* out, ClassFigures* classes) {
+void collect(im_stats* out, ClassFigures* classes, FreeFigures* where = nullptr) {
   memset(out, 0, sizeof *out);
+  FreeFigures unused;
+  FreeFigures& fr = where ? *where : unused;
+  fr = FreeFigures{};
   if (!ensure_init()) return;
   size_t page = os::hw().page_size;
   unsigned char vec[kLargeRegionSize / 4096];  // residency of one segment or region (4 KiB pages)
@@ -47,6 +50,7 @@ void collect(im_stats* out, ClassFigures* classes) {
       if (resident < live) resident = live;
       out->small_live_bytes += live;
       out->free_bytes += resident - live;
+      (pg.state == PageState::free || pg.used == 0 ? fr.empty_pages : fr.in_pages) += resident - live;
       out->purged_bytes += kPageSize - resident;
       if (classes && pg.state != PageState::free) {
         ClassFigures& c = classes[pg.size_class];
@@ -63,6 +67,7 @@ void collect(im_stats* out, ClassFigures* classes) {
   out->large_regions = lf.regions;
   out->large_live_bytes = lf.live;
   out->free_bytes += lf.free;
+  fr.large = lf.free;
   out->purged_bytes += lf.purged;
   out->mapped_bytes += lf.mapped;
   out->metadata_bytes += lf.regions * page;
@@ -72,6 +77,7 @@ void collect(im_stats* out, ClassFigures* classes) {
   out->huge_live_bytes = hf.usable;
   out->mapped_bytes += hf.mapped + hf.cached;
   out->free_bytes += hf.cached_resident;  // freed huge blocks kept for reuse
+  fr.huge_cache = hf.cached_resident;
   out->purged_bytes += hf.cached - hf.cached_resident;
   out->metadata_bytes += hf.blocks * page;
 
@@ -113,7 +119,8 @@ void stats_print(const char* when) {
   static ClassFigures classes[kNumClasses];
   memset(classes, 0, sizeof classes);
   im_stats s;
-  collect(&s, classes);
+  FreeFigures fr;
+  collect(&s, classes, &fr);
   HeapFigures heaps = heap_figures();
   size_t rss = os::rss_bytes(), hwm = os::peak_rss_bytes();
   size_t ours = s.live_bytes + s.free_bytes + s.metadata_bytes;
@@ -128,6 +135,11 @@ void stats_print(const char* when) {
               human(d, sizeof d, s.huge_live_bytes));
   report_line("  %12s  free but resident: held for reuse, given back after MALLOCIM_PURGE_DELAY_MS",
               human(a, sizeof a, s.free_bytes));
+  if (s.free_bytes)
+    report_line("                between live small blocks %s (fragmentation), in empty small pages %s, "
+                "in large regions %s, huge blocks kept %s",
+                human(a, sizeof a, fr.in_pages), human(b, sizeof b, fr.empty_pages), human(c, sizeof c, fr.large),
+                human(d, sizeof d, fr.huge_cache));
   report_line("  %12s  metadata: segment and region headers, thread heaps", human(a, sizeof a, s.metadata_bytes));
   report_line("  %12s  not the allocator's: program, libraries, stacks (RSS minus the three above)",
               human(a, sizeof a, rss > ours ? rss - ours : 0));

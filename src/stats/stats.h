@@ -12,6 +12,13 @@ void stats_collect(im_stats* out);
 
 // Per small size class: blocks handed out from its pages, pages held, resident bytes of those
 // pages; and blocks of the class that were sampled (served by the large allocator instead).
+// Where the free but resident bytes are (the summary's breakdown).
+struct FreeFigures {
+  size_t in_pages;     // between live blocks of small pages: fragmentation
+  size_t empty_pages;  // small pages with no live block, waiting for reuse or the purge
+  size_t large;        // free spans of the boundary-tag regions
+  size_t huge_cache;   // freed huge blocks kept mapped
+};
 struct ClassFigures {
   size_t blocks, pages, carved_bytes, sampled;
 };

@@ -61,7 +61,7 @@ TEST(Sparse, FreeOsPagesOfASparsePageGoBack) {
   Sparse s;
   size_t before = 0;
   for (Page* pg : s.pages) before += resident_bytes(pg);
-  size_t released = heap_sparse_pass(t_heap, 0, true);
+  size_t released = heap_sparse_pass(t_heap, 0, SparsePass::force);
   size_t after = 0, holes = 0;
   for (Page* pg : s.pages) {
     after += resident_bytes(pg);
@@ -77,7 +77,7 @@ TEST(Sparse, FreeOsPagesOfASparsePageGoBack) {
 TEST(Sparse, BlocksInHolesComeBackDistinctAndZeroed) {
   if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
   Sparse s;
-  heap_sparse_pass(t_heap, 0, true);
+  heap_sparse_pass(t_heap, 0, SparsePass::force);
   std::set<void*> seen(s.kept.begin(), s.kept.end());
   std::vector<void*> again;
   for (int i = 0; i < 64 * 4; ++i) {
@@ -97,7 +97,7 @@ TEST(Sparse, PagesThatAreMostlyLiveAreLeftAlone) {
   for (int i = 0; i < 64 * 2; ++i) v.push_back(im_malloc(1024));
   for (size_t i = 0; i < v.size(); i += 4) im_free(v[i]);  // 3 in 4 live
   Page* pg = page_of_block(v[1]);
-  EXPECT_EQ(heap_sparse_pass(t_heap, ~uint64_t(0) >> 1, false), 0u);
+  EXPECT_EQ(heap_sparse_pass(t_heap, ~uint64_t(0) >> 1, SparsePass::timed), 0u);
   EXPECT_EQ(pg->holes, 0u);
   for (size_t i = 0; i < v.size(); ++i)
     if (i % 4) im_free(v[i]);
@@ -106,7 +106,7 @@ TEST(Sparse, PagesThatAreMostlyLiveAreLeftAlone) {
 TEST(Sparse, AFreeIntoAHoleIsADoubleFree) {
   if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
   Sparse s;
-  heap_sparse_pass(t_heap, 0, true);
+  heap_sparse_pass(t_heap, 0, SparsePass::force);
   // Find a freed block that now lies in a hole: one 4 KiB past a kept block of a punched page.
   void* victim = nullptr;
   for (void* k : s.kept) {
@@ -127,7 +127,7 @@ TEST(Sparse, AFreeIntoAHoleIsADoubleFree) {
 TEST(Sparse, AFreeIntoAHoleIsTakenBackOut) {
   if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
   Sparse s;
-  heap_sparse_pass(t_heap, 0, true);
+  heap_sparse_pass(t_heap, 0, SparsePass::force);
   void* victim = nullptr;
   Page* pg = nullptr;
   for (void* k : s.kept) {
@@ -152,6 +152,20 @@ TEST(Sparse, AFreeIntoAHoleIsTakenBackOut) {
   EXPECT_EQ(resident_bytes(pg), resident) << "the hole's OS page must go back again";
 }
 
+// Under pressure (fresh pages being taken), only classes gone cold are punched: a hot class would
+// fill its holes again at once.
+TEST(Sparse, PressurePassesLeaveHotClassesAlone) {
+  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
+  Sparse s;  // its class was just in the slow path
+  heap_sparse_pass(t_heap, 0, SparsePass::pressure);
+  for (Page* pg : s.pages) EXPECT_EQ(pg->holes, 0u);
+  t_heap->slow_calls += 1000;  // as if 1000 slow paths of other classes had gone by
+  EXPECT_GT(heap_sparse_pass(t_heap, 0, SparsePass::pressure), 0u);
+  size_t punched = 0;
+  for (Page* pg : s.pages) punched += pg->holes != 0;
+  EXPECT_GT(punched, 0u);
+}
+
 TEST(Sparse, TheSmallestBlocksToo) {
   // 8-byte blocks: 8192 to a page, the most a page's bitmap must hold (ASan catches an overflow).
   if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
@@ -162,7 +176,7 @@ TEST(Sparse, TheSmallestBlocksToo) {
     if (i % 1000 == 0) kept.push_back(v[i]);
     else im_free(v[i]);
   }
-  EXPECT_GT(heap_sparse_pass(t_heap, 0, true), 0u);
+  EXPECT_GT(heap_sparse_pass(t_heap, 0, SparsePass::force), 0u);
   std::set<void*> seen(kept.begin(), kept.end());
   for (int i = 0; i < 8192 * 2; ++i) {
     void* p = im_malloc(8);

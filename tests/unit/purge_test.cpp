@@ -1,0 +1,85 @@
+// Reuse through the OS (purge_pressure): memory about to be faulted in fresh by one layer makes
+// the free but resident memory of the other layers go back to the OS first.
+#include "core/purge.h"
+
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include <vector>
+
+#include "core/alloc.h"
+#include "core/init.h"
+#include "core/large.h"
+#include "core/page_pool.h"
+#include "mallocim.h"
+#include "policy/options.h"
+
+using namespace mallocim;
+
+namespace {
+// No timed purge and no background thread (so no other thread reads the options) during the
+// test; pressure as asked. Each test runs in a process of its own (gtest_discover_tests).
+struct Options {
+  explicit Options(int64_t p) {
+    g_options[int(Opt::background_thread)] = 0;
+    g_options[int(Opt::purge_delay_ms)] = 1000000;
+    g_options[int(Opt::purge_pressure)] = p;
+  }
+};
+
+// Fills 64 pages with 1 KiB blocks and frees them all: most go to the pool, resident.
+void empty_pages_to_pool() {
+  std::vector<void*> v;
+  for (size_t i = 0; i < 64 * (kPageSize / 1024); ++i) {
+    void* p = im_malloc(1024);
+    memset(p, 1, 1024);
+    v.push_back(p);
+  }
+  for (void* p : v) im_free(p);
+}
+}  // namespace
+
+TEST(Purge, PressureFromLargeBlocksGivesBackEmptySmallPages) {
+  Options o(1);
+  empty_pages_to_pool();
+  size_t dirty = pool_figures().free_pages_dirty;
+  ASSERT_GE(dirty, 32u);
+  purge_pressure(size_t(2) << 20, Layer::large);  // 2 MiB about to be faulted in
+  EXPECT_LE(pool_figures().free_pages_dirty + 32, dirty) << "2 MiB of empty pages go back first";
+}
+
+TEST(Purge, NoPressurePurgeWhenTurnedOff) {
+  Options o(0);
+  empty_pages_to_pool();
+  size_t dirty = pool_figures().free_pages_dirty;
+  ASSERT_GE(dirty, 32u);
+  purge_pressure(size_t(2) << 20, Layer::large);
+  EXPECT_EQ(pool_figures().free_pages_dirty, dirty);
+}
+
+TEST(Purge, PressureFromSmallPagesGivesBackFreeLargeSpans) {
+  Options o(1);
+  ASSERT_TRUE(ensure_init());
+  void* a = large_malloc(t_heap, size_t(1) << 20, 16);
+  void* b = large_malloc(t_heap, size_t(1) << 20, 16);
+  ASSERT_TRUE(a && b);
+  memset(a, 1, size_t(1) << 20);
+  memset(b, 1, size_t(1) << 20);
+  im_free(a);
+  im_free(b);
+  size_t purged = large_figures().purged;
+  purge_pressure(size_t(2) << 20, Layer::small);
+  EXPECT_GE(large_figures().purged, purged + (size_t(1) << 20)) << "free spans go back first";
+}
+
+TEST(Purge, FreshLargeMemoryIsReported) {
+  // A new large region is fresh memory: taking a block of it purges empty small pages.
+  Options o(1);
+  empty_pages_to_pool();
+  size_t dirty = pool_figures().free_pages_dirty;
+  ASSERT_GE(dirty, 32u);
+  std::vector<void*> v;
+  for (int i = 0; i < 40; ++i) v.push_back(im_malloc(size_t(1) << 20));  // 40 MiB: new regions
+  EXPECT_LT(pool_figures().free_pages_dirty, dirty);
+  for (void* p : v) im_free(p);
+}
