@@ -248,9 +248,6 @@ Page* page_acquire(Heap* h, unsigned c) {
   }
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
   if (!pg) return nullptr;
-  // Every 16 fresh pages (1 MiB about to be faulted in), holes in this heap's sparse pages first.
-  if (pg->purged && (++h->fresh_pages & 31) == 0 && option(Opt::sparse_pages) && option(Opt::purge_pressure))
-    heap_sparse_pass(h, os::now_ms(), SparsePass::pressure);
   page_init(pg, h, c);
   return pg;
 }
@@ -329,7 +326,6 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
     return heap_malloc_small(h, size);
   }
   h->slow_calls++;
-  h->class_slow_at[c] = h->slow_calls;
   if ((h->slow_calls & 63) == 0 && option(Opt::sparse_pages)) heap_sparse_pass(h, os::now_ms(), SparsePass::timed);
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   if (MI_UNLIKELY(g_sampling) && (h->slow_calls & 15) == 1) profile_tick();  // the clock, now and then

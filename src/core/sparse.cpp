@@ -147,9 +147,6 @@ void page_repunch(const Page* pg, const void* p) {
   if (pg->holes & (1u << j)) os::purge(start + j * kOsPage, kOsPage);
 }
 
-// A class that was in the slow path within this many of the heap's slow calls is hot.
-constexpr uint64_t kHotSlowCalls = 256;
-
 size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
   bool force = mode == SparsePass::force;
   if (mode == SparsePass::timed) {
@@ -162,8 +159,6 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
   unsigned c = force ? 0 : h->sparse_class;
   for (; c < kNumClasses && budget; ++c) {
     size_t bs = class_size(c);
-    // Under pressure, only classes gone cold: a hot class would fill its holes again at once.
-    if (mode == SparsePass::pressure && h->slow_calls - h->class_slow_at[c] < kHotSlowCalls) continue;
     for (Page* pg = h->queues[c].first; pg && budget; pg = pg->next) {
       if (pg == h->direct[c] || pg->sample_rest) continue;
       size_t carved = size_t(pg->capacity) * bs;
@@ -182,9 +177,7 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
       pg->punch_used = uint16_t(pg->used);
     }
   }
-  if (mode == SparsePass::pressure) {
-    h->sparse_class = budget ? 0 : c - 1;
-  } else if (!force) {
+  if (!force) {
     if (!budget) {  // resume at the class where it ran out, at the next step
       h->sparse_class = c - 1;
     } else {  // the pass is complete: the next one after the purge delay

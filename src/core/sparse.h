@@ -22,11 +22,9 @@ bool page_in_holes(const Page* pg, const void* p);
 // a double free's push, faulted it back in). Owner only.
 void page_repunch(const Page* pg, const void* p);
 // The owner's pass over its sparse pages; returns bytes released.
-//   timed:    at most every MALLOCIM_PURGE_DELAY_MS, from the slow path;
-//   pressure: now, because the heap keeps taking fresh pages (1 MiB of them since the last one):
-//             holes given back now keep RSS flat while the program's sizes move on;
-//   force:    every page with room for a hole, now (malloc_trim).
-enum class SparsePass { timed, pressure, force };
+//   timed: at most every MALLOCIM_PURGE_DELAY_MS, from the slow path;
+//   force: every page with room for a hole, now (malloc_trim).
+enum class SparsePass { timed, force };
 size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode);
 
 }  // namespace mallocim

@@ -83,3 +83,17 @@ TEST(Purge, FreshLargeMemoryIsReported) {
   EXPECT_LT(pool_figures().free_pages_dirty, dirty);
   for (void* p : v) im_free(p);
 }
+
+TEST(Purge, LargeAndHugeBlocksDoNotPurgeEachOther) {
+  // A buffer growing through realloc moves between large and huge blocks within milliseconds:
+  // pressure from one must leave the other's free memory alone.
+  Options o(1);
+  ASSERT_TRUE(ensure_init());
+  void* a = large_malloc(t_heap, size_t(1) << 20, 16);
+  ASSERT_TRUE(a);
+  memset(a, 1, size_t(1) << 20);
+  im_free(a);
+  size_t purged = large_figures().purged;
+  purge_pressure(size_t(4) << 20, Layer::huge);
+  EXPECT_EQ(large_figures().purged, purged);
+}

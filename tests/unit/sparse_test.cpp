@@ -152,20 +152,6 @@ TEST(Sparse, AFreeIntoAHoleIsTakenBackOut) {
   EXPECT_EQ(resident_bytes(pg), resident) << "the hole's OS page must go back again";
 }
 
-// Under pressure (fresh pages being taken), only classes gone cold are punched: a hot class would
-// fill its holes again at once.
-TEST(Sparse, PressurePassesLeaveHotClassesAlone) {
-  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
-  Sparse s;  // its class was just in the slow path
-  heap_sparse_pass(t_heap, 0, SparsePass::pressure);
-  for (Page* pg : s.pages) EXPECT_EQ(pg->holes, 0u);
-  t_heap->slow_calls += 1000;  // as if 1000 slow paths of other classes had gone by
-  EXPECT_GT(heap_sparse_pass(t_heap, 0, SparsePass::pressure), 0u);
-  size_t punched = 0;
-  for (Page* pg : s.pages) punched += pg->holes != 0;
-  EXPECT_GT(punched, 0u);
-}
-
 TEST(Sparse, TheSmallestBlocksToo) {
   // 8-byte blocks: 8192 to a page, the most a page's bitmap must hold (ASan catches an overflow).
   if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
