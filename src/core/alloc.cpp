@@ -6,6 +6,7 @@
 #include "core/huge.h"
 #include "core/init.h"
 #include "core/large.h"
+#include "core/mixed.h"
 #include "core/purge.h"
 #include "core/sample.h"
 #include "debug/report.h"
@@ -69,7 +70,10 @@ size_t usable_size(const void* p) {
   RegionHeader* r = segmap_lookup(p);
   if (!r) return 0;
   switch (r->kind) {
-    case RegionKind::small: return page_of(reinterpret_cast<Segment*>(r), p)->block_size;
+    case RegionKind::small: {
+      const Page* pg = page_of(reinterpret_cast<Segment*>(r), p);
+      return MI_UNLIKELY(__atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE)) ? mixed_usable(pg, p) : pg->block_size;
+    }
     case RegionKind::large: return large_usable(reinterpret_cast<LargeRegion*>(r), p);
     case RegionKind::huge: return huge_usable(reinterpret_cast<HugeHeader*>(r));
   }
@@ -155,6 +159,7 @@ int im_owns(const void* p) {
     case RegionKind::small: {
       Page* pg = page_of(reinterpret_cast<Segment*>(r), p);
       if (pg->state == PageState::free || pg->block_size == 0) return 0;
+      if (__atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE)) return mixed_classify(pg, p) != MixedBlock::invalid;
       return (uintptr_t(p) - uintptr_t(page_start(pg))) % pg->block_size == 0;
     }
     case RegionKind::large: return large_owns_block(reinterpret_cast<LargeRegion*>(r), p);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/init.h"
+#include "core/mixed.h"
 #include "core/secret.h"
 #include "core/page_pool.h"
 #include "core/purge.h"
@@ -147,10 +148,12 @@ bool page_collect(Page* pg) {
   if (remote) {
     uintptr_t tf = pg->thread_free.exchange(0, std::memory_order_acquire);
     Block* list = reinterpret_cast<Block*>(tf & kThreadFreePtrMask);
-    pg->used -= uint32_t(tf >> kThreadFreeCountShift);
+    uint32_t n = uint32_t(tf >> kThreadFreeCountShift);
+    if (MI_UNLIKELY(pg->mixed)) list = mixed_filter(pg, list, &n);  // residents leave no block
+    pg->used -= n;
     if (!pg->free) {
       pg->free = list;
-      pg->free_len = uint32_t(tf >> kThreadFreeCountShift);
+      pg->free_len = n;
     } else if (!pg->local_free) {
       pg->local_free = list;
     } else {  // all three lists in use (only on full collections): splice onto local_free
@@ -203,7 +206,7 @@ void page_init(Page* pg, Heap* h, unsigned c) {
   pg->reserved = uint32_t(kPageSize / pg->block_size);
   page_clear(pg);
   pg->thread_free.store(0, std::memory_order_relaxed);
-  pg->state = PageState::queued;
+  page_set_state(pg, PageState::queued);
   pg->owner.store(h, std::memory_order_release);
 }
 
@@ -220,7 +223,7 @@ Page* abandoned_take(unsigned c) {
 // Pages with room go to the front of their list, full ones to the back, so that a thread
 // looking for a page finds room first.
 void abandoned_push(Page* pg) {
-  pg->state = PageState::abandoned;
+  page_set_state(pg, PageState::abandoned);
   pg->owner.store(nullptr, std::memory_order_release);
   LockGuard g(g_abandon_lock);
   unsigned c = pg->size_class;
@@ -229,9 +232,42 @@ void abandoned_push(Page* pg) {
 }
 
 void full_push(Heap* h, Page* pg) {
-  pg->state = PageState::full;
+  page_set_state(pg, PageState::full);
   queue_push_back(h->full, pg);
   h->full_count++;
+}
+
+// A class that was in the slow path within this many of the heap's slow calls is hot: its sparse
+// pages will fill again, so they are not made into mixed pages.
+constexpr uint64_t kHotSlowCalls = 256;
+constexpr unsigned kMixedLook = 32;  // pages looked at per try
+
+// One of h's sparse pages of a cold class, made a page of class c (core/mixed.h), or null.
+Page* mixed_take(Heap* h, unsigned c) {
+  unsigned looked = 0, first = h->mixed_class;
+  for (unsigned k = 0; k < kNumClasses && looked < kMixedLook; ++k) {
+    unsigned from = (first + k) % kNumClasses;
+    if (from == c || h->slow_calls - h->class_slow_at[from] < kHotSlowCalls) continue;
+    PageQueue& q = h->queues[from];
+    for (Page* pg = q.first; pg && looked < kMixedLook; pg = pg->next, ++looked) {
+      // At most a quarter live, gaps of a block of c on average, not the fast path's page, and
+      // a quarter of it freed since it was last looked at (here or for holes).
+      size_t used = pg->used;
+      if (pg == h->direct[from] || used * pg->block_size * 4 > kPageSize ||
+          (used + 1) * class_size(c) > kPageSize)
+        continue;
+      if (pg->punch_used != kNoPunch && int64_t(pg->punch_used) - int64_t(used) < int64_t(pg->capacity / 4))
+        continue;
+      pg->punch_used = uint16_t(used);
+      if (!mixed_prepare(pg, c)) continue;
+      queue_remove(q, pg);
+      sync_direct(h, from);
+      h->mixed_class = from;
+      return pg;
+    }
+    h->mixed_class = (from + 1) % kNumClasses;  // the next look starts further on
+  }
+  return nullptr;
 }
 
 // A page for class c: the heap's own empty pages first, then a page an exited thread left
@@ -240,12 +276,14 @@ Page* page_acquire(Heap* h, unsigned c) {
   for (int tries = 0; tries < 8; ++tries) {
     Page* pg = abandoned_take(c);
     if (!pg) break;
-    pg->state = PageState::queued;
+    page_set_state(pg, PageState::queued);
     pg->owner.store(h, std::memory_order_release);
     page_collect(pg);
     if (page_has_room(pg)) return pg;
     full_push(h, pg);  // still full: keep it, look again later
   }
+  if (!h->cache_count && option(Opt::mixed_pages) && !pool_has_dirty())
+    if (Page* pg = mixed_take(h, c)) return pg;  // instead of fresh memory
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
   if (!pg) return nullptr;
   page_init(pg, h, c);
@@ -261,7 +299,7 @@ void full_scan(Heap* h, size_t limit) {
     if (pg->thread_free.load(std::memory_order_relaxed)) {
       h->remote_seen = true;
       page_collect(pg);
-      pg->state = PageState::queued;
+      page_set_state(pg, PageState::queued);
       h->full_count--;
       queue_push_back(h->queues[pg->size_class], pg);
       sync_direct(h, pg->size_class);
@@ -283,7 +321,7 @@ MI_INLINE void* page_hand_out(Heap* h, Page* pg, unsigned c, size_t size) {
 }
 
 void page_to_pool_or_cache(Heap* h, Page* pg) {
-  pg->state = PageState::free;
+  page_set_state(pg, PageState::free);
   pg->owner.store(nullptr, std::memory_order_relaxed);
   if (h->cache_count < kMaxPageCache && h->cache_count < uint64_t(option(Opt::page_cache))) {
     h->cache[h->cache_count++] = pg;
@@ -297,7 +335,7 @@ void page_to_pool_or_cache(Heap* h, Page* pg) {
 void abandon_or_release(Page* pg) {
   page_unstash(pg);
   page_collect(pg);
-  if (pg->used == 0)
+  if (page_empty(pg))
     pool_return_page(pg, os::now_ms());
   else
     abandoned_push(pg);
@@ -326,6 +364,7 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
     return heap_malloc_small(h, size);
   }
   h->slow_calls++;
+  h->class_slow_at[c] = h->slow_calls;
   if ((h->slow_calls & 63) == 0 && option(Opt::sparse_pages)) heap_sparse_pass(h, os::now_ms(), SparsePass::timed);
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   if (MI_UNLIKELY(g_sampling) && (h->slow_calls & 15) == 1) profile_tick();  // the clock, now and then
@@ -389,15 +428,27 @@ void page_event(Heap* h, Page* pg) {
     report_misuse("free", b, "block is already free (double free)");
     return;
   }
+  if (MI_UNLIKELY(pg->mixed)) {
+    Block* b = pg->local_free;  // the block just freed: a guest, or not
+    MixedBlock kind = mixed_classify(pg, b);
+    if (kind != MixedBlock::guest) {
+      pg->local_free = link_decode(pg, b);  // it never was on this page's lists
+      pg->used++;
+      b->link = 0;
+      if (kind == MixedBlock::invalid) report_misuse("free", b, "not the start of a block (interior pointer)");
+      else if (!mixed_free_resident(pg, b)) report_misuse("free", b, "block is already free (double free)");
+      if (pg->state == PageState::full || !page_empty(pg)) return;
+    }
+  }
   unsigned c = pg->size_class;
   if (pg->state == PageState::full) {
     queue_remove(h->full, pg);
     h->full_count--;
-    pg->state = PageState::queued;
+    page_set_state(pg, PageState::queued);
     queue_push_back(h->queues[c], pg);
     sync_direct(h, c);
   }
-  if (pg->used != 0) return;
+  if (!page_empty(pg)) return;
   PageQueue& q = h->queues[c];
   if (q.first == pg && q.last == pg) return;  // the class's only page: keep it, avoid thrashing
   queue_remove(q, pg);
@@ -407,12 +458,28 @@ void page_event(Heap* h, Page* pg) {
 }  // namespace
 
 void heap_free_remote(Page* pg, Block* b) {
-  PageState st = pg->state;
-  if (MI_UNLIKELY(st == PageState::free || pg->block_size == 0)) {
+  PageState st = __atomic_load_n(&pg->state, __ATOMIC_RELAXED);
+  uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+  if (MI_UNLIKELY(st == PageState::free || bs == 0)) {
     report_misuse("free", b, "not an allocated block (double free, or never allocated)");
     return;
   }
-  if (MI_UNLIKELY((uintptr_t(b) - uintptr_t(page_start(pg))) % pg->block_size != 0)) {
+  // A mixed page: a resident is freed by its bit alone. Looked at again after a failed check: the
+  // page may have become mixed (and changed its block size) since the first look.
+  bool mixed = __atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE);
+  if (!mixed && MI_UNLIKELY((uintptr_t(b) - uintptr_t(page_start(pg))) % bs != 0))
+    mixed = __atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE);
+  if (MI_UNLIKELY(mixed)) {
+    MixedBlock kind = mixed_classify(pg, b);
+    if (kind == MixedBlock::resident) {
+      if (!mixed_free_resident(pg, b)) report_misuse("free", b, "block is already free (double free)");
+      return;
+    }
+    if (kind == MixedBlock::invalid) {
+      report_misuse("free", b, "not the start of a block (interior pointer)");
+      return;
+    }
+  } else if (MI_UNLIKELY((uintptr_t(b) - uintptr_t(page_start(pg))) % bs != 0)) {
     report_misuse("free", b, "not the start of a block (interior pointer)");
     return;
   }
@@ -477,7 +544,7 @@ void heap_release_cached(Heap* h) {
     for (Page* pg = q.first; pg;) {
       Page* next = pg->next;
       page_collect(pg);
-      if (pg->used == 0) {
+      if (page_empty(pg)) {
         queue_remove(q, pg);
         pool_return_page(pg, now);
       }
@@ -516,7 +583,7 @@ size_t abandoned_sweep() {
     for (Page* pg = g_abandoned[c].first; pg;) {
       Page* next = pg->next;
       page_collect(pg);
-      if (pg->used == 0) {
+      if (page_empty(pg)) {
         queue_remove(g_abandoned[c], pg);
         g_abandoned_count[c].fetch_sub(1, std::memory_order_relaxed);
         pool_return_page(pg, now);

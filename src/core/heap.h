@@ -40,6 +40,8 @@ struct Heap {
   uint64_t slow_calls;        // slow-path entries (statistics)
   uint64_t next_sparse_ms;    // the next pass over sparse pages (core/sparse.h)
   unsigned sparse_class;      // where the pass under way resumes
+  unsigned mixed_class;       // where the look for a page to mix starts (core/mixed.h)
+  uint64_t class_slow_at[kNumClasses];  // slow_calls when the class was last in the slow path
   // Sampling (core/sample.h): bytes to go until the next sample, per small class and one for
   // large and huge blocks; the generator drawing the gaps; the thread's number in profiles.
   int64_t sample_left[kNumClasses + 1];

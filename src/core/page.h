@@ -19,6 +19,9 @@
 namespace mallocim {
 
 struct Heap;
+struct MixedInfo;
+struct Page;
+void mixed_release(Page* pg);
 
 // A free block holds the link to the next free block, encoded with its page's secret key: an
 // overflow or a write after free into a free block cannot plant a usable pointer, and a link that
@@ -44,9 +47,10 @@ struct alignas(64) Page {
   uint32_t capacity;         // blocks carved so far
   uint32_t reserved;         // blocks that fit in the page
   uint32_t block_size;
-  uint8_t size_class;
   PageState state;
+  bool mixed;      // holds live blocks of an earlier class too (core/mixed.h)
   uint16_t holes;  // OS pages (4 KiB) given back while the page is in use (core/sparse.h)
+  uint8_t size_class;
   bool purged;  // free and given back to the OS: its memory reads as zero
   uint32_t index;  // in its segment
   uintptr_t key;   // encodes the free-list links of this page
@@ -65,19 +69,20 @@ struct alignas(64) Page {
   uint32_t rest_len;
   uint16_t absent;      // carved blocks in holes: on no list, not used
   uint16_t punch_used;  // `used` when holes were last looked for (kNoPunch: not since init)
+  MixedInfo* mix;       // when mixed: the earlier class's live blocks, where blocks start
 };
 
 constexpr uint16_t kNoPunch = 0xffff;
 
-// The owner's free takes the slow path when the page is full or has holes: one test of the word
-// that holds size_class, state and holes (an owned page is queued or full; bit 1 means full).
-static_assert(offsetof(Page, state) == offsetof(Page, size_class) + 1 &&
-              offsetof(Page, holes) == offsetof(Page, size_class) + 2);
+// The owner's free takes the slow path when the page is full, mixed or has holes: one test of
+// the word that holds state, mixed and holes (an owned page is queued or full; bit 1 means full).
+static_assert(offsetof(Page, mixed) == offsetof(Page, state) + 1 &&
+              offsetof(Page, holes) == offsetof(Page, state) + 2);
 static_assert(uint8_t(PageState::queued) == 1 && uint8_t(PageState::full) == 2);
-constexpr uint32_t kFreeEventMask = 0xffff0200u;  // little-endian: state bit 1, all of holes
+constexpr uint32_t kFreeEventMask = 0xffffff02u;  // little-endian: state bit 1, mixed, holes
 MI_INLINE bool page_free_event(const Page* pg) {
   uint32_t w;
-  __builtin_memcpy(&w, &pg->size_class, sizeof w);
+  __builtin_memcpy(&w, &pg->state, sizeof w);
   return (w & kFreeEventMask) != 0;
 }
 
@@ -92,6 +97,7 @@ struct Segment {
 };
 
 static_assert(offsetof(Page, thread_free) == 64, "malloc and free of the owner touch one line");
+static_assert(sizeof(Page) == 128, "two lines per page descriptor");
 static_assert(sizeof(Segment) <= kPageSize, "segment header must fit in page 0");
 
 constexpr unsigned kThreadFreeCountShift = 48;
@@ -115,8 +121,13 @@ MI_INLINE Segment* segment_of(const void* p) {
 MI_INLINE Page* page_of(Segment* s, const void* p) {
   return &s->pages[(uintptr_t(p) >> kPageShift) % kPagesPerSegment];  // segments are size-aligned
 }
+// The state is written by the page's owner (or under the pool or abandon lock) and read by other
+// threads' frees, which check it: atomic, relaxed.
+MI_INLINE void page_set_state(Page* pg, PageState s) { __atomic_store_n(&pg->state, s, __ATOMIC_RELAXED); }
+
 // No block on any list, nothing cut, no hole, no block carved or handed out: a page between lives.
 MI_INLINE void page_clear(Page* pg) {
+  if (pg->mix) mixed_release(pg);
   pg->free = pg->local_free = pg->sample_rest = nullptr;
   pg->free_len = pg->rest_len = 0;
   pg->holes = pg->absent = 0;

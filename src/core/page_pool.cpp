@@ -41,7 +41,7 @@ Segment* segment_create() {
   for (uint32_t i = kUsablePages; i >= 1; --i) {
     Page* p = &s->pages[i];
     p->index = i;
-    p->state = PageState::free;
+    page_set_state(p, PageState::free);
     p->purged = true;
     g_purged.push_front(p);
   }
@@ -90,7 +90,7 @@ Page* pool_take_page() {
 }
 
 void pool_return_page(Page* p, uint64_t now_ms) {
-  p->state = PageState::free;
+  page_set_state(p, PageState::free);
   p->owner.store(nullptr, std::memory_order_relaxed);
   page_clear(p);
   p->reserved = 0;
@@ -119,6 +119,11 @@ size_t pool_purge(uint64_t older_than_ms) {
     s = next;
   }
   return released;
+}
+
+bool pool_has_dirty() {
+  LockGuard g(g_pool_lock);
+  return g_dirty.first != nullptr;
 }
 
 size_t pool_purge_bytes(size_t want) {

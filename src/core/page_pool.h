@@ -8,7 +8,8 @@
 
 namespace mallocim {
 
-Page* pool_take_page();        // a page in state free, or null when out of memory
+Page* pool_take_page();
+bool pool_has_dirty();         // a free page still resident (reuse costs no fault)        // a page in state free, or null when out of memory
 void pool_return_page(Page* pg, uint64_t now_ms);
 // Purges free pages that have been free since before `older_than_ms` (all with force);
 // returns bytes given back to the OS.

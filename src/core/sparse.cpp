@@ -58,6 +58,10 @@ uint32_t count_absent(const Page* pg, uint32_t holes) {
 
 }  // namespace
 
+bool page_free_bits(const Page* pg, uint64_t* bits) {
+  return mark(pg, pg->free, bits) && mark(pg, pg->local_free, bits);
+}
+
 size_t page_punch_holes(Page* pg) {
   if (os::hw().page_size != kOsPage || pg->sample_rest) return 0;
   page_collect(pg);
@@ -160,7 +164,7 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
   for (; c < kNumClasses && budget; ++c) {
     size_t bs = class_size(c);
     for (Page* pg = h->queues[c].first; pg && budget; pg = pg->next) {
-      if (pg == h->direct[c] || pg->sample_rest) continue;
+      if (pg == h->direct[c] || pg->sample_rest || pg->mixed) continue;
       size_t carved = size_t(pg->capacity) * bs;
       size_t free_blocks = pg->capacity - pg->used - pg->absent;
       // Room for two holes at least; unless forced, at most half full, holes likely, and enough

@@ -11,6 +11,9 @@
 
 namespace mallocim {
 
+// Sets the bit of every block on pg's free and local lists (bits: one per block, zeroed, room for
+// kPageSize / 8 blocks); false on a damaged list. Owner only.
+bool page_free_bits(const Page* pg, uint64_t* bits);
 // Punches every hole pg has room for (its remote frees collected first); returns bytes released.
 size_t page_punch_holes(Page* pg);
 // Puts the blocks of pg's holes back on its (empty) free list.

@@ -9,6 +9,7 @@ namespace mallocim {
 #define MALLOCIM_OPTIONS(X)                                                                       \
   X(purge_delay_ms,      1000, "ms a free page stays resident before it goes back to the OS (0: at once, -1: never)") \
   X(background_thread,   1,    "1: a thread returns memory that stays free while the program makes no calls, and takes profile snapshots") \
+  X(mixed_pages,         1,    "1: instead of fresh memory, a sparse page of a size class gone cold takes blocks of another class between its live ones") \
   X(sparse_pages,        1,    "1: give back the free 4 KiB pages inside sparsely used small-object pages (after MALLOCIM_PURGE_DELAY_MS)") \
   X(purge_pressure,      1,    "1: before memory is faulted in fresh, give back as much that sits free in other block kinds (empty pages, free large spans, cached huge blocks)") \
   X(huge_cache_mb,       64,   "MiB of freed huge blocks (over 2 MiB) kept mapped for reuse, given back after MALLOCIM_PURGE_DELAY_MS") \

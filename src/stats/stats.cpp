@@ -8,6 +8,7 @@
 #include "core/huge.h"
 #include "core/init.h"
 #include "core/large.h"
+#include "core/mixed.h"
 #include "core/page_pool.h"
 #include "debug/report.h"
 #include "platform/os.h"
@@ -46,7 +47,7 @@ void collect(im_stats* out, ClassFigures* classes, FreeFigures* where = nullptr)
       const Page& pg = s->pages[i];
       uintptr_t start = uintptr_t(s) + (uintptr_t(i) << kPageShift);
       size_t resident = known ? resident_in(vec, uintptr_t(s), start, start + kPageSize, page) : kPageSize;
-      size_t live = pg.state == PageState::free ? 0 : size_t(pg.used) * pg.block_size;
+      size_t live = pg.state == PageState::free ? 0 : size_t(pg.used) * pg.block_size + mixed_resident_bytes(&pg);
       if (resident < live) resident = live;
       out->small_live_bytes += live;
       out->free_bytes += resident - live;
@@ -155,8 +156,8 @@ void stats_print(const char* when) {
     report_line("  rounding waste: not estimated (no sampled allocation is live)");
   report_line("  mapped %s: %zu segments, %zu large regions, %zu huge blocks", human(a, sizeof a, s.mapped_bytes),
               s.segments, s.large_regions, s.huge_blocks);
-  report_line("  threads: %zu live, %zu seen; slow-path calls: %zu", s.threads_live, s.threads_seen,
-              size_t(heaps.slow_calls));
+  report_line("  threads: %zu live, %zu seen; slow-path calls: %zu; sparse pages reused by another class: %zu",
+              s.threads_live, s.threads_seen, size_t(heaps.slow_calls), mixed_made());
   // The size classes holding the most memory.
   report_line("  small size classes by resident bytes:");
   for (int shown = 0; shown < 8; ++shown) {

@@ -1,0 +1,275 @@
+// Mixed pages: a sparse page of a cold class takes blocks of another class in the gaps between
+// its live blocks, instead of fresh memory; every free in it is told apart (resident or guest),
+// from the owner and from other threads.
+#include "core/mixed.h"
+
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "core/alloc.h"
+#include "core/page_pool.h"
+#include "mallocim.h"
+#include "policy/options.h"
+
+using namespace mallocim;
+
+namespace {
+
+Page* page_of_block(const void* p) {
+  return page_of(reinterpret_cast<Segment*>(segmap_lookup(p)), p);
+}
+
+constexpr size_t kOld = 64, kNew = 256;
+
+// Pages of 64-byte blocks, all but one block in 32 freed, the class made cold; no free page left
+// resident anywhere, so the next page of another class would be fresh memory.
+struct Mixed {
+  std::vector<unsigned char*> kept;
+  std::set<Page*> pages;
+  Mixed() {
+    g_options[int(Opt::background_thread)] = 0;  // nothing purges behind the test's back
+    std::vector<unsigned char*> all;
+    for (size_t i = 0; i < 4 * kPageSize / kOld; ++i) {
+      auto* p = static_cast<unsigned char*>(im_malloc(kOld));
+      memset(p, int(i & 0xff), kOld);
+      all.push_back(p);
+    }
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i % 32 == 5) {
+        kept.push_back(all[i]);
+        pages.insert(page_of_block(all[i]));
+      } else {
+        im_free(all[i]);
+      }
+    }
+    t_heap->slow_calls += 1000;  // as if a thousand slow paths of other classes had gone by
+    while (t_heap->cache_count) pool_return_page(t_heap->cache[--t_heap->cache_count], 0);
+    pool_purge(UINT64_MAX);
+  }
+  bool intact() const {
+    for (unsigned char* p : kept) {
+      unsigned char v = p[0];
+      for (size_t j = 0; j < kOld; ++j)
+        if (p[j] != v) return false;
+    }
+    return true;
+  }
+};
+
+// At least n blocks of the new class, written, and on until one lands in one of m's pages (the
+// pages of the class left by earlier tests in the same process fill first).
+std::vector<void*> take_guests(const Mixed& m, size_t n) {
+  std::vector<void*> v;
+  bool landed = false;
+  for (size_t i = 0; (i < n || !landed) && i < 4 * kPageSize; ++i) {
+    void* p = im_malloc(kNew);
+    memset(p, 0x5a, kNew);
+    v.push_back(p);
+    landed = landed || m.pages.count(page_of_block(p));
+  }
+  return v;
+}
+
+bool overlaps(const void* a, size_t an, const void* b, size_t bn) {
+  auto x = uintptr_t(a), y = uintptr_t(b);
+  return x < y + bn && y < x + an;
+}
+
+}  // namespace
+
+TEST(Mixed, ASparsePageOfAColdClassTakesAnotherClass) {
+  Mixed m;
+  std::vector<void*> guests = take_guests(m, 64);
+  size_t in_old = 0;
+  for (void* g : guests) {
+    Page* pg = page_of_block(g);
+    if (!m.pages.count(pg)) continue;
+    ++in_old;
+    ASSERT_TRUE(pg->mixed);
+    EXPECT_EQ(im_usable_size(g), kNew);
+    EXPECT_EQ(uintptr_t(g) % 256, 0u) << "a class's blocks keep its alignment";
+    for (unsigned char* k : m.kept)
+      if (page_of_block(k) == pg) EXPECT_FALSE(overlaps(g, kNew, k, kOld)) << "a guest over a live block";
+  }
+  EXPECT_GT(in_old, 0u) << "no block of the new class went into an old page";
+  EXPECT_TRUE(m.intact()) << "the old class's live blocks were written";
+  for (unsigned char* k : m.kept) {
+    EXPECT_EQ(im_usable_size(k), kOld);
+    EXPECT_TRUE(im_owns(k));
+  }
+  for (void* g : guests) im_free(g);
+  for (unsigned char* k : m.kept) im_free(k);
+}
+
+TEST(Mixed, ResidentsFreedByTheOwnerLeaveTheListsAlone) {
+  Mixed m;
+  std::vector<void*> guests = take_guests(m, 64);
+  Page* pg = nullptr;
+  for (void* g : guests)
+    if (m.pages.count(page_of_block(g))) pg = page_of_block(g);
+  ASSERT_NE(pg, nullptr);
+  uint32_t residents = mixed_residents(pg);
+  ASSERT_GT(residents, 0u);
+  for (unsigned char* k : m.kept)
+    if (page_of_block(k) == pg) im_free(k);
+  EXPECT_EQ(mixed_residents(pg), 0u);
+  // Every block handed out afterwards is a guest slot: none lands on a freed resident's address
+  // unless it is one (the lists never got a resident).
+  std::vector<void*> more = take_guests(m, 2 * kPageSize / kNew);
+  for (void* p : more)
+    if (page_of_block(p) == pg) EXPECT_EQ(mixed_classify(pg, p), MixedBlock::guest);
+  for (void* p : more) im_free(p);
+  for (void* g : guests) im_free(g);
+  for (unsigned char* k : m.kept)
+    if (page_of_block(k) != pg) im_free(k);
+}
+
+TEST(Mixed, ADoubleFreeOfAResidentIsReported) {
+  Mixed m;
+  std::vector<void*> guests = take_guests(m, 64);
+  unsigned char* victim = nullptr;
+  for (void* g : guests)
+    for (unsigned char* k : m.kept)
+      if (page_of_block(k) == page_of_block(g)) victim = k;
+  ASSERT_NE(victim, nullptr);
+  im_free(victim);
+  g_options[int(Opt::abort_on_error)] = 0;
+  testing::internal::CaptureStderr();
+  im_free(victim);
+  std::string err = testing::internal::GetCapturedStderr();
+  g_options[int(Opt::abort_on_error)] = 1;
+  EXPECT_NE(err.find("double free"), std::string::npos) << err;
+  EXPECT_DEATH(im_free(victim), "double free");
+  for (unsigned char* k : m.kept)
+    if (k != victim) im_free(k);
+  for (void* g : guests) im_free(g);
+}
+
+TEST(Mixed, ResidentsFreedByAnotherThread) {
+  Mixed m;
+  std::vector<void*> guests = take_guests(m, 64);
+  std::set<Page*> mixed;
+  for (void* g : guests)
+    if (m.pages.count(page_of_block(g))) mixed.insert(page_of_block(g));
+  ASSERT_FALSE(mixed.empty());
+  std::thread t([&] {
+    for (unsigned char* k : m.kept) im_free(k);
+    for (size_t i = 0; i < guests.size(); i += 2) im_free(guests[i]);
+  });
+  t.join();
+  for (Page* pg : mixed) EXPECT_EQ(mixed_residents(pg), 0u);
+  for (size_t i = 1; i < guests.size(); i += 2) im_free(guests[i]);
+  // The remote guests come back through the page's lists: the pages are empty and leave.
+  heap_release_cached(t_heap);
+  for (Page* pg : mixed) {
+    EXPECT_EQ(pg->state, PageState::free);
+    EXPECT_FALSE(pg->mixed);
+  }
+}
+
+TEST(Mixed, AnEmptiedMixedPageGoesBackToThePool) {
+  Mixed m;
+  std::vector<void*> guests = take_guests(m, 64);
+  Page* pg = nullptr;
+  for (void* g : guests)
+    if (m.pages.count(page_of_block(g))) pg = page_of_block(g);
+  ASSERT_NE(pg, nullptr);
+  for (void* g : guests) im_free(g);
+  EXPECT_TRUE(pg->mixed) << "its residents still hold it";
+  for (unsigned char* k : m.kept) im_free(k);
+  heap_release_cached(t_heap);
+  EXPECT_EQ(pg->state, PageState::free);
+  EXPECT_FALSE(pg->mixed);
+  EXPECT_EQ(pg->mix, nullptr);
+}
+
+TEST(Mixed, TurnedOff) {
+  g_options[int(Opt::mixed_pages)] = 0;
+  Mixed m;
+  std::vector<void*> guests = take_guests(m, 64);
+  for (void* g : guests) EXPECT_FALSE(m.pages.count(page_of_block(g)));
+  for (void* g : guests) im_free(g);
+  for (unsigned char* k : m.kept) im_free(k);
+  g_options[int(Opt::mixed_pages)] = 1;
+}
+
+// One thread keeps making sparse pages and allocating another class (which mixes them), while
+// another thread checks and frees the survivors as they come: residents freed remotely before,
+// during and after their page is mixed. A guest laid over a live survivor would change its bytes.
+TEST(Mixed, RemoteFreesRaceWithMixing) {
+  g_options[int(Opt::background_thread)] = 0;
+  std::mutex mu;
+  std::vector<unsigned char*> handed;
+  std::atomic<bool> done{false};
+  std::atomic<size_t> bad{0}, freed{0};
+  std::thread other([&] {
+    for (;;) {
+      std::vector<unsigned char*> take;
+      {
+        std::lock_guard<std::mutex> g(mu);
+        take.swap(handed);
+      }
+      if (take.empty()) {
+        if (done.load()) break;
+        std::this_thread::yield();
+        continue;
+      }
+      for (unsigned char* p : take) {
+        for (size_t j = 1; j < kOld; ++j)
+          if (p[j] != p[0]) bad.fetch_add(1);
+        im_free(p);
+        freed.fetch_add(1);
+      }
+    }
+  });
+  size_t made = mixed_made();
+  for (int round = 0; round < 40; ++round) {
+    std::vector<unsigned char*> all;
+    for (size_t i = 0; i < 2 * kPageSize / kOld; ++i) {
+      auto* p = static_cast<unsigned char*>(im_malloc(kOld));
+      memset(p, int((i + round) & 0xff), kOld);
+      all.push_back(p);
+    }
+    std::vector<unsigned char*> kept;
+    std::set<Page*> pages;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i % 32 == 7) {
+        kept.push_back(all[i]);
+        pages.insert(page_of_block(all[i]));
+      } else {
+        im_free(all[i]);
+      }
+    }
+    t_heap->slow_calls += 1000;
+    while (t_heap->cache_count) pool_return_page(t_heap->cache[--t_heap->cache_count], 0);
+    pool_purge(UINT64_MAX);
+    {
+      std::lock_guard<std::mutex> g(mu);
+      handed.insert(handed.end(), kept.begin(), kept.begin() + kept.size() / 2);
+    }
+    std::vector<void*> guests;  // until one lands in this round's pages (others fill first)
+    bool landed = false;
+    for (size_t i = 0; (i < kPageSize / kNew || !landed) && i < 4 * kPageSize / kNew; ++i) {
+      void* p = im_malloc(kNew);
+      memset(p, 0x5a, kNew);
+      guests.push_back(p);
+      landed = landed || pages.count(page_of_block(p));
+    }
+    {
+      std::lock_guard<std::mutex> g(mu);
+      handed.insert(handed.end(), kept.begin() + kept.size() / 2, kept.end());
+    }
+    for (void* p : guests) im_free(p);
+  }
+  done.store(true);
+  other.join();
+  EXPECT_EQ(bad.load(), 0u) << "a survivor's bytes changed";
+  EXPECT_GT(mixed_made(), made) << "no page was mixed: the test did not test anything";
+}
