@@ -36,14 +36,21 @@ uint64_t period_ms() {
 
 void* run(void*) {
   prctl(PR_SET_NAME, "mallocim-bg", 0, 0, 0);
-  uint64_t period = period_ms();
-  timespec ts{time_t(period / 1000), long(period % 1000) * 1000000L};
+  const uint64_t period = period_ms();
+  uint64_t sleep = period, last = os::now_ms();
   for (;;) {
+    timespec ts{time_t(sleep / 1000), long(sleep % 1000) * 1000000L};
     while (nanosleep(&ts, nullptr) != 0) {
     }
     if (g_state.load(std::memory_order_relaxed) != 1) return nullptr;
-    purge_tick(os::now_ms());
+    uint64_t now = os::now_ms();
+    size_t released = purge_due(now);
     if (g_sampling) profile_tick();
+    // Nothing freed since the last look and nothing left to give back: an idle program; wake up
+    // less and less often (up to once a second) instead of every period.
+    bool idle = released == 0 && g_last_free_ms.load(std::memory_order_relaxed) < last;
+    sleep = idle && !g_sampling ? (sleep * 2 > 1000 ? 1000 : sleep * 2) : period;
+    last = now;
   }
 }
 

@@ -20,23 +20,31 @@ std::atomic<uint64_t> g_next_purge_ms{0};
 
 SpinLock& purge_lock() { return g_purge_lock; }
 
-void purge_tick(uint64_t now) {
+std::atomic<uint64_t> g_last_free_ms{0};
+
+size_t purge_tick(uint64_t now) {
+  g_last_free_ms.store(now, std::memory_order_relaxed);
   if (MI_UNLIKELY(!background_running())) background_wanted();
-  if (now < g_next_purge_ms.load(std::memory_order_relaxed)) return;
+  return purge_due(now);
+}
+
+size_t purge_due(uint64_t now) {
+  if (now < g_next_purge_ms.load(std::memory_order_relaxed)) return 0;
   int saved_errno = errno;  // runs inside free(), which must leave errno alone
   int64_t delay = option(Opt::purge_delay_ms);
-  if (delay < 0 || !g_purge_lock.try_lock()) return;
+  if (delay < 0 || !g_purge_lock.try_lock()) return 0;
   // Look again after a quarter of the delay: memory is returned at most 1.25x delay after it
   // became free, while purge work stays rare.
   uint64_t step = uint64_t(delay / 4);
   g_next_purge_ms.store(now + (step < 10 ? 10 : step), std::memory_order_relaxed);
   uint64_t older_than = now > uint64_t(delay) ? now - uint64_t(delay) : 0;
   abandoned_sweep();
-  pool_purge(older_than);
-  large_purge(older_than, false);
-  huge_cache_trim(older_than);
+  size_t released = pool_purge(older_than);
+  released += large_purge(older_than, false);
+  released += huge_cache_trim(older_than);
   g_purge_lock.unlock();
   errno = saved_errno;
+  return released;
 }
 
 void purge_pressure(size_t bytes, Layer from) {

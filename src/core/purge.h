@@ -4,11 +4,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <atomic>
+
 #include "core/lock.h"
 
 namespace mallocim {
 
-void purge_tick(uint64_t now_ms);
+// Called where memory is freed for good (a page back to the pool, a large block, a thread's
+// exit); purges what is due. Returns bytes released.
+size_t purge_tick(uint64_t now_ms);
+// The same without noting a free (the background thread).
+size_t purge_due(uint64_t now_ms);
+// When memory was last freed through purge_tick.
+extern std::atomic<uint64_t> g_last_free_ms;
 // Everything free goes back now (malloc_trim); returns bytes released.
 size_t purge_all();
 SpinLock& purge_lock();

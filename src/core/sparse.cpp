@@ -151,6 +151,8 @@ void page_repunch(const Page* pg, const void* p) {
   if (pg->holes & (1u << j)) os::purge(start + j * kOsPage, kOsPage);
 }
 
+constexpr uint64_t kSparseIntervalMs = 1000;
+
 size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
   bool force = mode == SparsePass::force;
   if (mode == SparsePass::timed) {
@@ -186,7 +188,10 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
       h->sparse_class = c - 1;
     } else {  // the pass is complete: the next one after the purge delay
       h->sparse_class = 0;
-      h->next_sparse_ms = now + uint64_t(option(Opt::purge_delay_ms));
+      // Not more often than once a second: a pass walks the free lists of every candidate page,
+      // and holes in a page still in use are refaulted when it fills again.
+      uint64_t delay = uint64_t(option(Opt::purge_delay_ms));
+      h->next_sparse_ms = now + (delay > kSparseIntervalMs ? delay : kSparseIntervalMs);
     }
   }
   return released;

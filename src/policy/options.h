@@ -7,7 +7,7 @@ namespace mallocim {
 
 //      name             default  meaning
 #define MALLOCIM_OPTIONS(X)                                                                       \
-  X(purge_delay_ms,      1000, "ms a free page stays resident before it goes back to the OS (0: at once, -1: never)") \
+  X(purge_delay_ms,      100,  "ms a free page stays resident before it goes back to the OS (0: at once, -1: never)") \
   X(background_thread,   1,    "1: a thread returns memory that stays free while the program makes no calls, and takes profile snapshots") \
   X(mixed_pages,         1,    "1: instead of fresh memory, a sparse page of a size class gone cold takes blocks of another class between its live ones") \
   X(sparse_pages,        1,    "1: give back the free 4 KiB pages inside sparsely used small-object pages (after MALLOCIM_PURGE_DELAY_MS)") \
