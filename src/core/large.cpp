@@ -363,23 +363,29 @@ bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size) {
   return true;
 }
 
+namespace {
+// Gives back the pages wholly inside free block f, past its header and links; returns bytes.
+size_t purge_free_block(LargeFree* f) {
+  size_t page = os::hw().page_size, released = 0;
+  uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
+  uintptr_t hi = align_down(uintptr_t(f) + hdr_size(&f->hdr), page);
+  if (hi > lo) {
+    os::purge(reinterpret_cast<void*>(lo), hi - lo);
+    released = hi - lo;
+  }
+  hdr_write(&f->hdr, hdr_size(&f->hdr), uint16_t(f->hdr.flags | kPurged));
+  return released;
+}
+}  // namespace
+
 size_t large_purge(uint64_t older_than_ms, bool wait_for_locks) {
   size_t released = 0;
-  size_t page = os::hw().page_size;
   for (LargeRegion* r = g_regions.load(std::memory_order_acquire); r; r = r->next) {
     if (wait_for_locks) r->lock.lock();
     else if (!r->lock.try_lock()) continue;
     for (unsigned b = 0; b < kLargeBins; ++b) {
-      for (LargeFree* f = r->bins[b]; f; f = f->next) {
-        if ((f->hdr.flags & kPurged) || f->since_ms > older_than_ms) continue;
-        uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
-        uintptr_t hi = align_down(uintptr_t(f) + hdr_size(&f->hdr), page);
-        if (hi > lo) {
-          os::purge(reinterpret_cast<void*>(lo), hi - lo);
-          released += hi - lo;
-        }
-        hdr_write(&f->hdr, hdr_size(&f->hdr), uint16_t(f->hdr.flags | kPurged));
-      }
+      for (LargeFree* f = r->bins[b]; f; f = f->next)
+        if (!(f->hdr.flags & kPurged) && f->since_ms <= older_than_ms) released += purge_free_block(f);
     }
     r->lock.unlock();
   }
@@ -388,21 +394,12 @@ size_t large_purge(uint64_t older_than_ms, bool wait_for_locks) {
 
 size_t large_purge_bytes(size_t want) {
   size_t released = 0;
-  size_t page = os::hw().page_size;
   for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r && released < want;
        r = r->newer.load(std::memory_order_acquire)) {
     if (!r->lock.try_lock()) continue;
     for (unsigned b = kLargeBins; b-- > 0 && released < want;) {  // the largest blocks first
-      for (LargeFree* f = r->bins[b]; f && released < want; f = f->next) {
-        if (f->hdr.flags & kPurged) continue;
-        uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
-        uintptr_t hi = align_down(uintptr_t(f) + hdr_size(&f->hdr), page);
-        if (hi > lo) {
-          os::purge(reinterpret_cast<void*>(lo), hi - lo);
-          released += hi - lo;
-        }
-        hdr_write(&f->hdr, hdr_size(&f->hdr), uint16_t(f->hdr.flags | kPurged));
-      }
+      for (LargeFree* f = r->bins[b]; f && released < want; f = f->next)
+        if (!(f->hdr.flags & kPurged)) released += purge_free_block(f);
     }
     r->lock.unlock();
   }

@@ -17,41 +17,25 @@
 #include "core/page_pool.h"
 #include "mallocim.h"
 #include "policy/options.h"
+#include "sparse_fill.h"
 
 using namespace mallocim;
 
 namespace {
 
-Page* page_of_block(const void* p) {
-  return page_of(reinterpret_cast<Segment*>(segmap_lookup(p)), p);
-}
-
 constexpr size_t kOld = 64, kNew = 256;
 
 // Pages of 64-byte blocks, all but one block in 32 freed, the class made cold; no free page left
 // resident anywhere, so the next page of another class would be fresh memory.
-struct Mixed {
-  std::vector<unsigned char*> kept;
-  std::set<Page*> pages;
-  Mixed() {
-    g_options[int(Opt::background_thread)] = 0;  // nothing purges behind the test's back
-    std::vector<unsigned char*> all;
-    for (size_t i = 0; i < 4 * kPageSize / kOld; ++i) {
-      auto* p = static_cast<unsigned char*>(im_malloc(kOld));
-      memset(p, int(i & 0xff), kOld);
-      all.push_back(p);
-    }
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (i % 32 == 5) {
-        kept.push_back(all[i]);
-        pages.insert(page_of_block(all[i]));
-      } else {
-        im_free(all[i]);
-      }
-    }
-    t_heap->slow_calls += 1000;  // as if a thousand slow paths of other classes had gone by
-    while (t_heap->cache_count) pool_return_page(t_heap->cache[--t_heap->cache_count], 0);
-    pool_purge(UINT64_MAX);
+void make_cold_and_purge() {
+  t_heap->slow_calls += 1000;  // as if a thousand slow paths of other classes had gone by
+  while (t_heap->cache_count) pool_return_page(t_heap->cache[--t_heap->cache_count], 0);
+  pool_purge(UINT64_MAX);
+}
+
+struct Mixed : SparseFill {
+  Mixed() : SparseFill((g_options[int(Opt::background_thread)] = 0, kOld), 4 * kPageSize / kOld, 32, 5) {
+    make_cold_and_purge();  // (the background thread is off: nothing purges behind the test)
   }
   bool intact() const {
     for (unsigned char* p : kept) {
@@ -75,6 +59,13 @@ std::vector<void*> take_guests(const Mixed& m, size_t n) {
     landed = landed || m.pages.count(page_of_block(p));
   }
   return v;
+}
+
+// One of m's pages that took some of the guests, or null.
+Page* mixed_page(const Mixed& m, const std::vector<void*>& guests) {
+  for (void* g : guests)
+    if (m.pages.count(page_of_block(g))) return page_of_block(g);
+  return nullptr;
 }
 
 bool overlaps(const void* a, size_t an, const void* b, size_t bn) {
@@ -111,9 +102,7 @@ TEST(Mixed, ASparsePageOfAColdClassTakesAnotherClass) {
 TEST(Mixed, ResidentsFreedByTheOwnerLeaveTheListsAlone) {
   Mixed m;
   std::vector<void*> guests = take_guests(m, 64);
-  Page* pg = nullptr;
-  for (void* g : guests)
-    if (m.pages.count(page_of_block(g))) pg = page_of_block(g);
+  Page* pg = mixed_page(m, guests);
   ASSERT_NE(pg, nullptr);
   uint32_t residents = mixed_residents(pg);
   ASSERT_GT(residents, 0u);
@@ -140,11 +129,7 @@ TEST(Mixed, ADoubleFreeOfAResidentIsReported) {
       if (page_of_block(k) == page_of_block(g)) victim = k;
   ASSERT_NE(victim, nullptr);
   im_free(victim);
-  g_options[int(Opt::abort_on_error)] = 0;
-  testing::internal::CaptureStderr();
-  im_free(victim);
-  std::string err = testing::internal::GetCapturedStderr();
-  g_options[int(Opt::abort_on_error)] = 1;
+  std::string err = free_reported(victim);
   EXPECT_NE(err.find("double free"), std::string::npos) << err;
   EXPECT_DEATH(im_free(victim), "double free");
   for (unsigned char* k : m.kept)
@@ -177,9 +162,7 @@ TEST(Mixed, ResidentsFreedByAnotherThread) {
 TEST(Mixed, AnEmptiedMixedPageGoesBackToThePool) {
   Mixed m;
   std::vector<void*> guests = take_guests(m, 64);
-  Page* pg = nullptr;
-  for (void* g : guests)
-    if (m.pages.count(page_of_block(g))) pg = page_of_block(g);
+  Page* pg = mixed_page(m, guests);
   ASSERT_NE(pg, nullptr);
   for (void* g : guests) im_free(g);
   EXPECT_TRUE(pg->mixed) << "its residents still hold it";
@@ -231,25 +214,10 @@ TEST(Mixed, RemoteFreesRaceWithMixing) {
   });
   size_t made = mixed_made();
   for (int round = 0; round < 40; ++round) {
-    std::vector<unsigned char*> all;
-    for (size_t i = 0; i < 2 * kPageSize / kOld; ++i) {
-      auto* p = static_cast<unsigned char*>(im_malloc(kOld));
-      memset(p, int((i + round) & 0xff), kOld);
-      all.push_back(p);
-    }
-    std::vector<unsigned char*> kept;
-    std::set<Page*> pages;
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (i % 32 == 7) {
-        kept.push_back(all[i]);
-        pages.insert(page_of_block(all[i]));
-      } else {
-        im_free(all[i]);
-      }
-    }
-    t_heap->slow_calls += 1000;
-    while (t_heap->cache_count) pool_return_page(t_heap->cache[--t_heap->cache_count], 0);
-    pool_purge(UINT64_MAX);
+    SparseFill fill(kOld, 2 * kPageSize / kOld, 32, size_t(round) % 32);
+    std::vector<unsigned char*>& kept = fill.kept;
+    std::set<Page*>& pages = fill.pages;
+    make_cold_and_purge();
     {
       std::lock_guard<std::mutex> g(mu);
       handed.insert(handed.end(), kept.begin(), kept.begin() + kept.size() / 2);

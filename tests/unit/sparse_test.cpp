@@ -13,13 +13,12 @@
 
 #include "core/alloc.h"
 #include "mallocim.h"
+#include "sparse_fill.h"
 #include "policy/options.h"
 
 using namespace mallocim;
 
 namespace {
-
-Page* page_of_block(void* p) { return page_of(reinterpret_cast<Segment*>(segmap_lookup(p)), p); }
 
 size_t resident_bytes(const Page* pg) {
   unsigned char vec[kPageSize / 4096];
@@ -29,26 +28,9 @@ size_t resident_bytes(const Page* pg) {
   return n * 4096;
 }
 
-// Fills whole pages of 1 KiB blocks, then frees all but every 20th block.
-struct Sparse {
-  std::vector<void*> kept;
-  std::set<Page*> pages;
-  Sparse() {
-    std::vector<void*> all;
-    for (int i = 0; i < 64 * 4; ++i) {  // four pages of 64 blocks
-      void* p = im_malloc(1024);
-      memset(p, 0xab, 1024);
-      all.push_back(p);
-    }
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (i % 20 == 0) {
-        kept.push_back(all[i]);
-        pages.insert(page_of_block(all[i]));
-      } else {
-        im_free(all[i]);
-      }
-    }
-  }
+// Fills four pages of 1 KiB blocks, then frees all but every 20th block.
+struct Sparse : SparseFill {
+  Sparse() : SparseFill(1024, 64 * 4, 20, 0, 0xab) {}
   ~Sparse() {
     for (void* p : kept) im_free(p);
   }
@@ -140,11 +122,7 @@ TEST(Sparse, AFreeIntoAHoleIsTakenBackOut) {
   uint32_t used = pg->used;
   Block* local = pg->local_free;
   size_t resident = resident_bytes(pg);
-  g_options[int(Opt::abort_on_error)] = 0;
-  testing::internal::CaptureStderr();
-  im_free(victim);
-  std::string err = testing::internal::GetCapturedStderr();
-  g_options[int(Opt::abort_on_error)] = 1;
+  std::string err = free_reported(victim);
   EXPECT_NE(err.find("double free"), std::string::npos) << err;
   EXPECT_EQ(pg->used, used);
   EXPECT_EQ(pg->local_free, local);
