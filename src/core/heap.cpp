@@ -458,7 +458,7 @@ void page_event(Heap* h, Page* pg) {
 }  // namespace
 
 void heap_free_remote(Page* pg, Block* b) {
-  PageState st = __atomic_load_n(&pg->state, __ATOMIC_RELAXED);
+  PageState st = page_state_seen(pg);
   uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
   if (MI_UNLIKELY(st == PageState::free || bs == 0)) {
     report_misuse("free", b, "not an allocated block (double free, or never allocated)");

@@ -123,7 +123,12 @@ MI_INLINE Page* page_of(Segment* s, const void* p) {
 }
 // The state is written by the page's owner (or under the pool or abandon lock) and read by other
 // threads' frees, which check it: atomic, relaxed.
-MI_INLINE void page_set_state(Page* pg, PageState s) { __atomic_store_n(&pg->state, s, __ATOMIC_RELAXED); }
+MI_INLINE void page_set_state(Page* pg, PageState s) {
+  __atomic_store_n(reinterpret_cast<uint8_t*>(&pg->state), uint8_t(s), __ATOMIC_RELAXED);
+}
+MI_INLINE PageState page_state_seen(const Page* pg) {  // by another thread
+  return PageState(__atomic_load_n(reinterpret_cast<const uint8_t*>(&pg->state), __ATOMIC_RELAXED));
+}
 
 // No block on any list, nothing cut, no hole, no block carved or handed out: a page between lives.
 MI_INLINE void page_clear(Page* pg) {
