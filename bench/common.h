@@ -445,6 +445,16 @@ private:
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
+// Checks and frees every block of table[0..count), ticking the trace; returns the live bytes
+// left of `live`.
+inline uint64_t free_table(void* const* table, size_t count, Tracer& trace, uint64_t live) {
+  for (size_t i = 0; i < count; ++i) {
+    live -= free_block(table[i]);
+    trace.tick(live);
+  }
+  return live;
+}
+
 // ---- timing and the result line -----------------------------------------------------------------
 class Stopwatch {
 public:

@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   const uint64_t rss_after_sleep = rss_now_kb();
 
   trace.sample(live);
-  for (size_t i = 0; i < count; ++i) live -= free_block(table[i]);
+  live = free_table(table, count, trace, live);
 
   Result("frag")
       .common(1, steps, seconds, live_peak)

@@ -105,10 +105,7 @@ int main(int argc, char** argv) {
   }
   const uint64_t live_end = live;
   const uint64_t rss_last_drop = rss_now_kb();
-  for (size_t i = 0; i < count; ++i) {
-    live -= free_block(table[i]);
-    trace.tick(live);
-  }
+  live = free_table(table, count, trace, live);
   const double seconds = clock.seconds();
 
   Result("phases")

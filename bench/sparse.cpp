@@ -71,10 +71,7 @@ int main(int argc, char** argv) {
   }
   const uint64_t rss_refill = rss_now_kb();
   trace.sample(live);
-  for (size_t i = 0; i < count; ++i) {
-    live -= free_block(table[i]);
-    trace.tick(live);
-  }
+  live = free_table(table, count, trace, live);
   const double seconds = clock.seconds();
 
   Result("sparse")
