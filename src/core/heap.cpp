@@ -418,27 +418,27 @@ void heap_free_event(Heap* h, Page* pg) {
 }
 
 namespace {
+// Takes the block just pushed back off local_free (it never belonged on this page's lists).
+MI_INLINE Block* local_unpush(Page* pg) {
+  Block* b = pg->local_free;
+  pg->local_free = link_decode(pg, b);
+  pg->used++;
+  return b;
+}
+
 void page_event(Heap* h, Page* pg) {
   if (MI_UNLIKELY(pg->holes) && page_in_holes(pg, pg->local_free)) {
     // The block just pushed lies in a hole: its OS page had gone back, so it was free already.
-    Block* b = pg->local_free;
-    pg->local_free = link_decode(pg, b);
-    pg->used++;
+    Block* b = local_unpush(pg);
     page_repunch(pg, b);  // the push faulted the OS page back in
     report_misuse("free", b, "block is already free (double free)");
     return;
   }
-  if (MI_UNLIKELY(pg->mixed)) {
-    Block* b = pg->local_free;  // the block just freed: a guest, or not
-    MixedBlock kind = mixed_classify(pg, b);
-    if (kind != MixedBlock::guest) {
-      pg->local_free = link_decode(pg, b);  // it never was on this page's lists
-      pg->used++;
-      b->link = 0;
-      if (kind == MixedBlock::invalid) report_misuse("free", b, "not the start of a block (interior pointer)");
-      else if (!mixed_free_resident(pg, b)) report_misuse("free", b, "block is already free (double free)");
-      if (pg->state == PageState::full || !page_empty(pg)) return;
-    }
+  if (MI_UNLIKELY(pg->mixed) && mixed_classify(pg, pg->local_free) != MixedBlock::guest) {
+    Block* b = local_unpush(pg);
+    b->link = 0;
+    mixed_free_other(pg, b);  // a resident, or a misuse
+    if (pg->state == PageState::full || !page_empty(pg)) return;
   }
   unsigned c = pg->size_class;
   if (pg->state == PageState::full) {
@@ -466,20 +466,12 @@ void heap_free_remote(Page* pg, Block* b) {
   }
   // A mixed page: a resident is freed by its bit alone. Looked at again after a failed check: the
   // page may have become mixed (and changed its block size) since the first look.
+  bool interior = (uintptr_t(b) - uintptr_t(page_start(pg))) % bs != 0;
   bool mixed = __atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE);
-  if (!mixed && MI_UNLIKELY((uintptr_t(b) - uintptr_t(page_start(pg))) % bs != 0))
-    mixed = __atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE);
+  if (!mixed && MI_UNLIKELY(interior)) mixed = __atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE);
   if (MI_UNLIKELY(mixed)) {
-    MixedBlock kind = mixed_classify(pg, b);
-    if (kind == MixedBlock::resident) {
-      if (!mixed_free_resident(pg, b)) report_misuse("free", b, "block is already free (double free)");
-      return;
-    }
-    if (kind == MixedBlock::invalid) {
-      report_misuse("free", b, "not the start of a block (interior pointer)");
-      return;
-    }
-  } else if (MI_UNLIKELY((uintptr_t(b) - uintptr_t(page_start(pg))) % bs != 0)) {
+    if (mixed_free_other(pg, b)) return;
+  } else if (MI_UNLIKELY(interior)) {
     report_misuse("free", b, "not the start of a block (interior pointer)");
     return;
   }

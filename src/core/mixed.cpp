@@ -79,8 +79,7 @@ bool mixed_prepare(Page* pg, unsigned c) {
   for (size_t i = 0; i < pg->capacity; ++i) {
     if (bit(free_bits, i)) continue;
     fill_to(i * old);
-    m->resident[i / 64].store(m->resident[i / 64].load(std::memory_order_relaxed) | uint64_t(1) << (i % 64),
-                              std::memory_order_relaxed);
+    m->resident[i / 64].fetch_or(uint64_t(1) << (i % 64), std::memory_order_relaxed);
     ++residents;
     pos = (i + 1) * old;
   }
@@ -129,19 +128,10 @@ Block* mixed_filter(Page* pg, Block* list, uint32_t* n) {
       report_misuse("free", b, "free list damaged (write after free, or overflow)");
       next = nullptr;
     }
-    switch (mixed_classify(pg, b)) {
-      case MixedBlock::guest:
-        link_set(pg, b, keep);
-        keep = b;
-        ++kept;
-        break;
-      case MixedBlock::resident:
-        b->link = 0;
-        if (!mixed_free_resident(pg, b)) report_misuse("free", b, "block is already free (double free)");
-        break;
-      case MixedBlock::invalid:
-        report_misuse("free", b, "not the start of a block (interior pointer)");
-        break;
+    if (!mixed_free_other(pg, b)) {
+      link_set(pg, b, keep);
+      keep = b;
+      ++kept;
     }
     b = next;
   }
@@ -157,12 +147,25 @@ MixedBlock mixed_classify(const Page* pg, const void* p) {
   return MixedBlock::invalid;
 }
 
-bool mixed_free_resident(Page* pg, const void* p) {
-  MixedInfo* m = pg->mix;
-  size_t i = size_t(static_cast<const uint8_t*>(p) - page_start(pg)) / m->old_size;
-  uint64_t mask = uint64_t(1) << (i % 64);
-  if (!(m->resident[i / 64].fetch_and(~mask, std::memory_order_acq_rel) & mask)) return false;
-  m->residents.fetch_sub(1, std::memory_order_release);
+bool mixed_free_other(Page* pg, Block* b) {
+  switch (mixed_classify(pg, b)) {
+    case MixedBlock::guest:
+      return false;
+    case MixedBlock::resident: {
+      MixedInfo* m = pg->mix;
+      size_t i = size_t(reinterpret_cast<uint8_t*>(b) - page_start(pg)) / m->old_size;
+      uint64_t mask = uint64_t(1) << (i % 64);
+      b->link = 0;
+      if (m->resident[i / 64].fetch_and(~mask, std::memory_order_acq_rel) & mask)
+        m->residents.fetch_sub(1, std::memory_order_release);
+      else
+        report_misuse("free", b, "block is already free (double free)");
+      return true;
+    }
+    case MixedBlock::invalid:
+      break;
+  }
+  report_misuse("free", b, "not the start of a block (interior pointer)");
   return true;
 }
 

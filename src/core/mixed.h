@@ -32,8 +32,10 @@ Block* mixed_filter(Page* pg, Block* list, uint32_t* n);
 
 enum class MixedBlock { resident, guest, invalid };
 MixedBlock mixed_classify(const Page* pg, const void* p);
-// Frees resident p (any thread): false if it is not live (a double free).
-bool mixed_free_resident(Page* pg, const void* p);
+// A free of b in mixed page pg, by any thread. A guest: false, the caller frees it as usual.
+// Otherwise true: a resident is freed by its bit (its link word zeroed; a double free is
+// reported), anything else is reported as an interior pointer.
+bool mixed_free_other(Page* pg, Block* b);
 // Residents still live.
 uint32_t mixed_residents(const Page* pg);
 size_t mixed_resident_bytes(const Page* pg);
