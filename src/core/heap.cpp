@@ -256,8 +256,7 @@ Page* mixed_take(Heap* h, unsigned c) {
       if (pg == h->direct[from] || used * pg->block_size * 4 > kPageSize ||
           (used + 1) * class_size(c) > kPageSize)
         continue;
-      if (pg->punch_used != kNoPunch && int64_t(pg->punch_used) - int64_t(used) < int64_t(pg->capacity / 4))
-        continue;
+      if (!page_freed_since_look(pg)) continue;
       pg->punch_used = uint16_t(used);
       if (!mixed_prepare(pg, c)) continue;
       queue_remove(q, pg);

@@ -49,6 +49,16 @@ void cache_remove_at(unsigned i) {
   __atomic_store_n(&g_cache_n, g_cache_n - 1, __ATOMIC_RELAXED);
 }
 
+// Takes the entry cached longest out of the cache (not empty; lock held).
+Cached cache_take_oldest() {
+  unsigned oldest = 0;
+  for (unsigned i = 1; i < g_cache_n; ++i)
+    if (g_cache[i].since_ms < g_cache[oldest].since_ms) oldest = i;
+  Cached c = g_cache[oldest];
+  cache_remove_at(oldest);
+  return c;
+}
+
 // Keeps the mapping for reuse; false when it does not fit.
 bool cache_put(HugeHeader* h, size_t map) {
   size_t limit = cache_limit();
@@ -57,13 +67,8 @@ bool cache_put(HugeHeader* h, size_t map) {
   unsigned n_evicted = 0;
   {
     LockGuard g(g_cache_lock);
-    while (g_cache_n && (g_cache_n == kCacheSlots || g_cache_bytes + map > limit)) {
-      unsigned oldest = 0;
-      for (unsigned i = 1; i < g_cache_n; ++i)
-        if (g_cache[i].since_ms < g_cache[oldest].since_ms) oldest = i;
-      evicted[n_evicted++] = g_cache[oldest];
-      cache_remove_at(oldest);
-    }
+    while (g_cache_n && (g_cache_n == kCacheSlots || g_cache_bytes + map > limit))
+      evicted[n_evicted++] = cache_take_oldest();
     g_cache[g_cache_n] = {h, map, os::now_ms()};
     __atomic_store_n(&g_cache_n, g_cache_n + 1, __ATOMIC_RELAXED);
     g_cache_bytes += map;
@@ -190,11 +195,7 @@ size_t huge_cache_trim_bytes(size_t want) {
     {
       LockGuard g(g_cache_lock);
       if (!g_cache_n) break;
-      unsigned oldest = 0;
-      for (unsigned i = 1; i < g_cache_n; ++i)
-        if (g_cache[i].since_ms < g_cache[oldest].since_ms) oldest = i;
-      out = g_cache[oldest];
-      cache_remove_at(oldest);
+      out = cache_take_oldest();
     }
     os::unmap(out.h, out.map);
     bytes += out.map;

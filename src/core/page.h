@@ -68,7 +68,7 @@ struct alignas(64) Page {
   uint32_t free_len;
   uint32_t rest_len;
   uint16_t absent;      // carved blocks in holes: on no list, not used
-  uint16_t punch_used;  // `used` when holes were last looked for (kNoPunch: not since init)
+  uint16_t punch_used;  // `used` when last looked at for holes or mixing (kNoPunch: not since init)
   MixedInfo* mix;       // when mixed: the earlier class's live blocks, where blocks start
 };
 
@@ -138,6 +138,12 @@ MI_INLINE void page_clear(Page* pg) {
   pg->holes = pg->absent = 0;
   pg->punch_used = kNoPunch;
   pg->used = pg->capacity = 0;
+}
+
+// Whether a quarter of the page has been freed since it was last looked at for holes or for
+// mixing (core/sparse.h, core/mixed.h): a page looked at once is looked at again only then.
+MI_INLINE bool page_freed_since_look(const Page* pg) {
+  return pg->punch_used == kNoPunch || int64_t(pg->punch_used) - int64_t(pg->used) >= int64_t(pg->capacity / 4);
 }
 
 // Whether the page can hand out a block: listed, carvable, or in a hole to carve again.

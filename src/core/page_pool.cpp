@@ -101,17 +101,22 @@ void pool_return_page(Page* p, uint64_t now_ms) {
   segment_of(p)->free_pages++;
 }
 
+namespace {
+// Gives the oldest free resident page back to the OS (lock held, g_dirty not empty).
+void purge_oldest() {
+  Page* p = g_dirty.last;
+  g_dirty.remove(p);
+  os::purge(page_start(p), kPageSize);
+  p->purged = true;
+  g_purged.push_front(p);
+}
+}  // namespace
+
 size_t pool_purge(uint64_t older_than_ms) {
   size_t released = 0;
   LockGuard g(g_pool_lock);
-  while (Page* p = g_dirty.last) {
-    if (p->free_since_ms > older_than_ms) break;  // the rest are newer
-    g_dirty.remove(p);
-    os::purge(page_start(p), kPageSize);
-    released += kPageSize;
-    p->purged = true;
-    g_purged.push_front(p);
-  }
+  for (; g_dirty.last && g_dirty.last->free_since_ms <= older_than_ms; released += kPageSize)
+    purge_oldest();  // (the rest are newer)
   // Unmap segments that are entirely free and purged.
   for (Segment* s = g_segments; s;) {
     Segment* next = s->next;
@@ -129,15 +134,7 @@ bool pool_has_dirty() {
 size_t pool_purge_bytes(size_t want) {
   size_t released = 0;
   LockGuard g(g_pool_lock);
-  while (released < want) {
-    Page* p = g_dirty.last;  // the oldest
-    if (!p) break;
-    g_dirty.remove(p);
-    os::purge(page_start(p), kPageSize);
-    released += kPageSize;
-    p->purged = true;
-    g_purged.push_front(p);
-  }
+  for (; g_dirty.last && released < want; released += kPageSize) purge_oldest();
   return released;
 }
 

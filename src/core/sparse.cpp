@@ -174,9 +174,7 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
       if (free_blocks * bs < 2 * kOsPage) continue;
       if (!force) {
         if (size_t(pg->used) * bs * 2 > carved || !holes_likely(pg, bs)) continue;
-        // Looked at before: again once a quarter of the page has been freed since.
-        if (pg->punch_used != kNoPunch && int64_t(pg->punch_used) - int64_t(pg->used) < int64_t(pg->capacity / 4))
-          continue;
+        if (!page_freed_since_look(pg)) continue;
       }
       budget = budget > free_blocks ? budget - free_blocks : 0;
       released += page_punch_holes(pg);
