@@ -248,22 +248,28 @@ Page* mixed_take(Heap* h, unsigned c) {
   for (unsigned k = 0; k < kNumClasses && looked < kMixedLook; ++k) {
     unsigned from = (first + k) % kNumClasses;
     if (from == c || h->slow_calls - h->class_slow_at[from] < kHotSlowCalls) continue;
+    // A page looked at goes to the back of its (cold) queue, so that the looks go round the
+    // whole queue instead of the same first pages each time.
     PageQueue& q = h->queues[from];
-    for (Page* pg = q.first; pg && looked < kMixedLook; pg = pg->next, ++looked) {
-      // At most a quarter live, gaps of a block of c on average, not the fast path's page, and
-      // a quarter of it freed since it was last looked at (here or for holes).
-      size_t used = pg->used;
-      if (pg == h->direct[from] || used * pg->block_size * 4 > kPageSize ||
-          (used + 1) * class_size(c) > kPageSize)
-        continue;
-      if (!page_freed_since_look(pg)) continue;
-      pg->punch_used = uint16_t(used);
-      if (!mixed_prepare(pg, c)) continue;
+    Page* last = q.last;
+    for (Page* pg = q.first; pg && looked < kMixedLook; ++looked) {
+      Page* next = pg == last ? nullptr : pg->next;
       queue_remove(q, pg);
-      sync_direct(h, from);
-      h->mixed_class = from;
-      return pg;
+      // At most a quarter live, gaps likely to take enough blocks of c, and enough freed since
+      // it was last looked at (here or for holes).
+      size_t used = pg->used;
+      if (used * pg->block_size * 4 <= kPageSize && mixed_gaps_likely(pg, c) && page_freed_since_look(pg)) {
+        pg->punch_used = uint16_t(used);
+        if (mixed_prepare(pg, c)) {
+          sync_direct(h, from);
+          h->mixed_class = from;
+          return pg;
+        }
+      }
+      queue_push_back(q, pg);
+      pg = next;
     }
+    sync_direct(h, from);
     h->mixed_class = (from + 1) % kNumClasses;  // the next look starts further on
   }
   return nullptr;

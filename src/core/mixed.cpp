@@ -51,6 +51,10 @@ void info_free(MixedInfo* m) {
   g_info_free = m;
 }
 
+// A page is worth mixing when it takes at least this many blocks of class c: an eighth of what a
+// fresh page holds.
+MI_INLINE size_t min_guests(size_t bs) { return kPageSize / bs / 8; }
+
 MI_INLINE bool bit(const uint64_t* bits, size_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
 MI_INLINE void set_bit(uint64_t* bits, size_t i) { bits[i / 64] |= uint64_t(1) << (i % 64); }
 
@@ -58,13 +62,32 @@ MI_INLINE void set_bit(uint64_t* bits, size_t i) { bits[i / 64] |= uint64_t(1) <
 
 SpinLock& mixed_lock() { return g_info_lock; }
 
+bool mixed_gaps_likely(const Page* pg, unsigned c) {
+  size_t bs = class_size(c), old = pg->block_size, align = bs & (~bs + 1);
+  if (!pg->capacity) return false;
+  // The part never carved is one gap; between live blocks, a run of at least k free slots
+  // follows a live block with probability q^k (q: the free share), and takes about
+  // q^k / (1 - q^k) guests.
+  double guests = double(kPageSize - size_t(pg->capacity) * old) / double(bs);
+  size_t k = (bs + old - 1) / old + (align > old);
+  double q = 1.0 - double(pg->used) / double(pg->capacity), p = 1;
+  for (double f = q; k; k >>= 1, f *= f)
+    if (k & 1) p *= f;
+  if (p < 1) guests += double(pg->used + 1) * p / (1 - p);
+  return guests >= double(min_guests(bs));
+}
+
 bool mixed_prepare(Page* pg, unsigned c) {
   size_t bs = class_size(c), align = bs & (~bs + 1);  // a class's blocks keep its alignment
   size_t old = pg->block_size;
-  if (c == 0 || pg->holes || pg->sample_rest || pg->mixed) return false;
+  if (c == 0 || pg->sample_rest || pg->mixed) return false;
   page_collect(pg);
   uint64_t free_bits[kSlots / 64] = {};
   if (!page_free_bits(pg, free_bits)) return false;
+  // Blocks in holes (core/sparse.h) are free too, though on no list; guests may take them.
+  uint32_t holes = pg->holes;
+  for (size_t i = 0; holes && i < pg->capacity; ++i)
+    if (range_in_holes(i * old, old, holes)) set_bit(free_bits, i);
   MixedInfo* m = info_alloc();
   if (!m) return false;
   // Guests fill the gaps between live old blocks, lowest address first.
@@ -85,7 +108,7 @@ bool mixed_prepare(Page* pg, unsigned c) {
   }
   fill_to(kPageSize);
   // Worth it when the page takes at least a quarter of what a fresh one would.
-  if (residents != pg->used || guests < kPageSize / bs / 4) {
+  if (residents != pg->used || guests < kPageSize / bs / 8) {
     info_free(m);
     return false;
   }
@@ -99,20 +122,25 @@ bool mixed_prepare(Page* pg, unsigned c) {
   __atomic_store_n(&pg->block_size, uint32_t(bs), __ATOMIC_RELAXED);  // remote frees read it
   pg->reserved = pg->capacity = uint32_t(guests);
   pg->used = 0;
+  // Address order, guests in resident memory first: those in holes fault memory in again, and
+  // are handed out only when the others are gone.
   Block* head = nullptr;
   uint8_t* start = page_start(pg);
-  for (size_t g = kGranules; g-- > 0;) {  // prepended from the top: address order
-    if (!bit(m->guest, g)) continue;
-    auto* b = reinterpret_cast<Block*>(start + g * 16);
-    link_set(pg, b, head);
-    head = b;
+  for (int in_hole = 1; in_hole >= 0; --in_hole) {
+    for (size_t g = kGranules; g-- > 0;) {  // prepended from the top
+      if (!bit(m->guest, g) || range_in_holes(g * 16, bs, holes) != bool(in_hole)) continue;
+      auto* b = reinterpret_cast<Block*>(start + g * 16);
+      link_set(pg, b, head);
+      head = b;
+    }
   }
   pg->free = head;
   pg->local_free = nullptr;
   pg->free_len = uint32_t(guests);
   pg->rest_len = 0;
   pg->absent = 0;
-  pg->punch_used = kNoPunch;
+  __atomic_store_n(&pg->holes, uint16_t(0), __ATOMIC_RELAXED);
+  pg->punch_used = kNotLooked;
   g_made.fetch_add(1, std::memory_order_relaxed);
   return true;
 }

@@ -22,9 +22,12 @@
 
 namespace mallocim {
 
+// Whether pg's gaps are likely to take enough blocks of class c for mixed_prepare, judged from its
+// counts alone (its live blocks taken as spread at random): a cheap test before the walk.
+bool mixed_gaps_likely(const Page* pg, unsigned c);
 // Lays out blocks of class c in the gaps of pg (owned, queued, of another class) and makes it a
-// page of class c; false (pg unchanged) when it does not qualify or would take less than half a
-// fresh page's blocks. The caller moves it between queues.
+// page of class c; false (pg unchanged) when it does not qualify or would take less than an
+// eighth of a fresh page's blocks. The caller moves it between queues.
 bool mixed_prepare(Page* pg, unsigned c);
 // Drops residents from a list of remote frees (they were freed before the page became mixed, or
 // raced with it): returns the guests; *n: their number. Owner (or abandon lock) only.

@@ -68,11 +68,11 @@ struct alignas(64) Page {
   uint32_t free_len;
   uint32_t rest_len;
   uint16_t absent;      // carved blocks in holes: on no list, not used
-  uint16_t punch_used;  // `used` when last looked at for holes or mixing (kNoPunch: not since init)
+  uint16_t punch_used;  // `used` when last looked at for holes or mixing (kNotLooked: not since init)
   MixedInfo* mix;       // when mixed: the earlier class's live blocks, where blocks start
 };
 
-constexpr uint16_t kNoPunch = 0xffff;
+constexpr uint16_t kNotLooked = 0xffff;
 
 // The owner's free takes the slow path when the page is full, mixed or has holes: one test of
 // the word that holds state, mixed and holes (an owned page is queued or full; bit 1 means full).
@@ -136,14 +136,18 @@ MI_INLINE void page_clear(Page* pg) {
   pg->free = pg->local_free = pg->sample_rest = nullptr;
   pg->free_len = pg->rest_len = 0;
   pg->holes = pg->absent = 0;
-  pg->punch_used = kNoPunch;
+  pg->punch_used = kNotLooked;
   pg->used = pg->capacity = 0;
 }
 
-// Whether a quarter of the page has been freed since it was last looked at for holes or for
-// mixing (core/sparse.h, core/mixed.h): a page looked at once is looked at again only then.
+// Whether enough has been freed since the page was last looked at for holes or for mixing
+// (core/sparse.h, core/mixed.h): a quarter of the blocks live then, and a sixteenth of the page
+// (so a page is walked again only after frees that pay for the walk, and a page already sparse
+// when looked at is looked at again once most of its survivors are gone).
 MI_INLINE bool page_freed_since_look(const Page* pg) {
-  return pg->punch_used == kNoPunch || int64_t(pg->punch_used) - int64_t(pg->used) >= int64_t(pg->capacity / 4);
+  if (pg->punch_used == kNotLooked) return true;
+  int64_t freed = int64_t(pg->punch_used) - int64_t(pg->used);
+  return freed >= int64_t(pg->capacity / 16) && freed * 4 >= int64_t(pg->punch_used);
 }
 
 // Whether the page can hand out a block: listed, carvable, or in a hole to carve again.

@@ -9,6 +9,7 @@
 #include "core/huge.h"
 #include "core/large.h"
 #include "core/page_pool.h"
+#include "core/sparse.h"
 #include "platform/os.h"
 #include "policy/options.h"
 
@@ -59,6 +60,10 @@ void purge_pressure(size_t bytes, Layer from) {
   // other made the realloc workload 46 % slower. Between small pages and the rest there is no such
   // traffic: a program's use moves from one to the other with its phases.
   if (from != Layer::small) done += pool_purge_bytes(want);
+  // Then the free OS pages inside this thread's sparse small pages (a pass over another
+  // thread's pages would race with its owner).
+  if (done < want && from != Layer::small && t_heap != &g_empty_heap && option(Opt::sparse_pages))
+    done += heap_sparse_pass(t_heap, os::now_ms(), SparsePass::pressure, want - done);
   if (done < want && from == Layer::small) done += large_purge_bytes(want - done);
   if (done < want && from == Layer::small) done += huge_cache_trim_bytes(want - done);
   g_purge_lock.unlock();

@@ -7,19 +7,13 @@
 namespace mallocim {
 namespace {
 
-constexpr size_t kOsPage = 4096;
 constexpr unsigned kOsPages = unsigned(kPageSize / kOsPage);  // 16: one bit each in Page::holes
 static_assert(kOsPages <= 16, "Page::holes has 16 bits");
 constexpr size_t kSmallestBlock = class_size_calc(0);
 static_assert(kSmallestBlock >= 8 && kPageSize / kSmallestBlock <= 0xffff, "blocks per page");
 
 // Whether block i overlaps an OS page of `holes`.
-MI_INLINE bool in_holes(size_t i, size_t bs, uint32_t holes) {
-  size_t first = i * bs / kOsPage, last = (i * bs + bs - 1) / kOsPage;
-  for (size_t j = first; j <= last; ++j)
-    if (holes & (1u << j)) return true;
-  return false;
-}
+MI_INLINE bool in_holes(size_t i, size_t bs, uint32_t holes) { return range_in_holes(i * bs, bs, holes); }
 
 // Marks the blocks of list in `bits`; false on a damaged list (left alone).
 bool mark(const Page* pg, const Block* b, uint64_t* bits) {
@@ -59,6 +53,12 @@ uint32_t count_absent(const Page* pg, uint32_t holes) {
 }  // namespace
 
 bool page_free_bits(const Page* pg, uint64_t* bits) {
+  // The lists run in free order, all over the page: ask for every block's first line up front
+  // (independent loads, in flight together), so the walks hit the cache, not memory.
+  uint8_t* start = page_start(pg);
+  size_t bs = pg->block_size, carved = size_t(pg->capacity) * bs, step = bs > 64 ? bs : 64;
+  for (size_t off = 0; off < carved; off += step)
+    if (!(pg->holes & (1u << (off / kOsPage)))) __builtin_prefetch(start + off);
   return mark(pg, pg->free, bits) && mark(pg, pg->local_free, bits);
 }
 
@@ -67,13 +67,8 @@ size_t page_punch_holes(Page* pg) {
   page_collect(pg);
   size_t bs = pg->block_size;
   uint64_t bits[kPageSize / kSmallestBlock / 64] = {};  // one bit per block of the page
-  // The lists run in free order, all over the page: ask for every block's first line up front
-  // (independent loads, in flight together), so the walks below hit the cache, not memory.
   uint8_t* start = page_start(pg);
-  size_t carved = size_t(pg->capacity) * bs, step = bs > 64 ? bs : 64;
-  for (size_t off = 0; off < carved; off += step)
-    if (!(pg->holes & (1u << (off / kOsPage)))) __builtin_prefetch(start + off);
-  if (!mark(pg, pg->free, bits) || !mark(pg, pg->local_free, bits)) return 0;
+  if (!page_free_bits(pg, bits)) return 0;
   auto is_free = [&](size_t i) {
     return i >= pg->capacity || (bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, pg->holes);
   };
@@ -153,8 +148,8 @@ void page_repunch(const Page* pg, const void* p) {
 
 constexpr uint64_t kSparseIntervalMs = 1000;
 
-size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
-  bool force = mode == SparsePass::force;
+size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want) {
+  bool force = mode == SparsePass::force, timed = mode == SparsePass::timed;
   if (mode == SparsePass::timed) {
     int64_t delay = option(Opt::purge_delay_ms);
     if (delay < 0 || now < h->next_sparse_ms) return 0;
@@ -162,10 +157,10 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
   // Work per step, in free-list blocks walked: a pass over a large heap goes in steps (one per
   // 64 slow paths), each resuming at the class where the last one stopped.
   size_t budget = force ? ~size_t(0) : size_t(1) << 14, released = 0;
-  unsigned c = force ? 0 : h->sparse_class;
-  for (; c < kNumClasses && budget; ++c) {
+  unsigned c = timed ? h->sparse_class : 0;
+  for (; c < kNumClasses && budget && released < want; ++c) {
     size_t bs = class_size(c);
-    for (Page* pg = h->queues[c].first; pg && budget; pg = pg->next) {
+    for (Page* pg = h->queues[c].first; pg && budget && released < want; pg = pg->next) {
       if (pg == h->direct[c] || pg->sample_rest || pg->mixed) continue;
       size_t carved = size_t(pg->capacity) * bs;
       size_t free_blocks = pg->capacity - pg->used - pg->absent;
@@ -181,7 +176,7 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode) {
       pg->punch_used = uint16_t(pg->used);
     }
   }
-  if (!force) {
+  if (timed) {
     if (!budget) {  // resume at the class where it ran out, at the next step
       h->sparse_class = c - 1;
     } else {  // the pass is complete: the next one after the purge delay

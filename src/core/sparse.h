@@ -11,6 +11,15 @@
 
 namespace mallocim {
 
+constexpr size_t kOsPage = 4096;  // the OS page size holes are made of (none on other sizes)
+
+// Whether the bytes [off, off + len) of a page overlap one of the OS pages in `holes`.
+MI_INLINE bool range_in_holes(size_t off, size_t len, uint32_t holes) {
+  for (size_t j = off / kOsPage, last = (off + len - 1) / kOsPage; j <= last; ++j)
+    if (holes & (1u << j)) return true;
+  return false;
+}
+
 // Sets the bit of every block on pg's free and local lists (bits: one per block, zeroed, room for
 // kPageSize / 8 blocks); false on a damaged list. Owner only.
 bool page_free_bits(const Page* pg, uint64_t* bits);
@@ -26,8 +35,10 @@ bool page_in_holes(const Page* pg, const void* p);
 void page_repunch(const Page* pg, const void* p);
 // The owner's pass over its sparse pages; returns bytes released.
 //   timed: at most every MALLOCIM_PURGE_DELAY_MS, from the slow path;
+//   pressure: the timed pass's pages, now, until about `want` bytes went back (the thread is
+//             about to fault in fresh memory for large blocks: purge.h);
 //   force: every page with room for a hole, now (malloc_trim).
-enum class SparsePass { timed, force };
-size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode);
+enum class SparsePass { timed, pressure, force };
+size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want = ~size_t(0));
 
 }  // namespace mallocim

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -15,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/page_pool.h"
+#include "core/sparse.h"
 #include "mallocim.h"
 #include "policy/options.h"
 #include "sparse_fill.h"
@@ -49,7 +53,7 @@ struct Mixed : SparseFill {
 
 // At least n blocks of the new class, written, and on until one lands in one of m's pages (the
 // pages of the class left by earlier tests in the same process fill first).
-std::vector<void*> take_guests(const Mixed& m, size_t n) {
+std::vector<void*> take_guests(const SparseFill& m, size_t n) {
   std::vector<void*> v;
   bool landed = false;
   for (size_t i = 0; (i < n || !landed) && i < 4 * kPageSize; ++i) {
@@ -62,7 +66,7 @@ std::vector<void*> take_guests(const Mixed& m, size_t n) {
 }
 
 // One of m's pages that took some of the guests, or null.
-Page* mixed_page(const Mixed& m, const std::vector<void*>& guests) {
+Page* mixed_page(const SparseFill& m, const std::vector<void*>& guests) {
   for (void* g : guests)
     if (m.pages.count(page_of_block(g))) return page_of_block(g);
   return nullptr;
@@ -171,6 +175,95 @@ TEST(Mixed, AnEmptiedMixedPageGoesBackToThePool) {
   EXPECT_EQ(pg->state, PageState::free);
   EXPECT_FALSE(pg->mixed);
   EXPECT_EQ(pg->mix, nullptr);
+}
+
+// A page whose free OS pages went back (holes) is mixed too: its guests in memory still
+// resident are handed out before those in holes, which fault memory in again.
+TEST(Mixed, APageWithHolesTakesGuestsInItsResidentGapsFirst) {
+  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
+  g_options[int(Opt::background_thread)] = 0;
+  // Every other OS page's blocks live: the others become holes. Then most of the survivors go
+  // too (enough freed since the look for holes), one block in 96 left.
+  constexpr size_t kPerOsPage = 4096 / kOld;
+  SparseFill s(kOld, 4 * kPageSize / kOld, 1, 0);
+  std::vector<unsigned char*> kept;
+  for (size_t i = 0; i < s.kept.size(); ++i)
+    if ((i / kPerOsPage) % 2) im_free(s.kept[i]); else kept.push_back(s.kept[i]);
+  heap_sparse_pass(t_heap, 0, SparsePass::force);
+  std::map<Page*, uint32_t> had;
+  for (Page* pg : s.pages)
+    if (pg->holes) had[pg] = pg->holes;
+  ASSERT_FALSE(had.empty());
+  s.kept.clear();
+  for (size_t i = 0; i < kept.size(); ++i)
+    if (i % 48 == 5) s.kept.push_back(kept[i]); else im_free(kept[i]);
+  make_cold_and_purge();
+  std::vector<void*> guests = take_guests(s, 4 * kPageSize / kNew);
+  size_t mixed = 0;
+  for (auto [pg, holes] : had) {
+    if (!pg->mixed) continue;
+    ++mixed;
+    EXPECT_EQ(pg->holes, 0) << "the holes are the guests' now";
+    bool in_hole_seen = false;
+    for (void* g : guests) {
+      if (page_of_block(g) != pg) continue;
+      bool in_hole = range_in_holes(size_t(static_cast<uint8_t*>(g) - page_start(pg)), kNew, holes);
+      EXPECT_FALSE(in_hole_seen && !in_hole) << "a guest in a hole before one in resident memory";
+      in_hole_seen = in_hole_seen || in_hole;
+    }
+  }
+  EXPECT_GT(mixed, 0u) << "no page with holes took guests";
+  for (unsigned char* k : s.kept) {
+    for (size_t j = 0; j < kOld; ++j) ASSERT_EQ(k[j], k[0]) << "a live block was written";
+    EXPECT_EQ(im_usable_size(k), kOld);
+  }
+  for (void* g : guests) im_free(g);
+  for (unsigned char* k : s.kept) im_free(k);
+}
+
+// The look for a page to mix goes round a cold class's whole queue: a sparse page behind more
+// than a look's worth of pages too full to mix is found.
+TEST(Mixed, TheLookGoesRoundTheWholeQueue) {
+  g_options[int(Opt::background_thread)] = 0;
+  constexpr size_t kPages = 48, kSparse = 4;
+  std::vector<unsigned char*> all;
+  std::vector<Page*> order;  // pages in the order they filled
+  std::map<Page*, std::vector<unsigned char*>> by_page;
+  while (order.size() < kPages + 1) {
+    auto* p = static_cast<unsigned char*>(im_malloc(kOld));
+    memset(p, 0x33, kOld);
+    Page* pg = page_of_block(p);
+    if (by_page[pg].empty()) order.push_back(pg);
+    by_page[pg].push_back(p);
+  }
+  order.pop_back();  // not full: left as it is
+  // Half of each of the first pages freed (each goes to the back of the queue in this order),
+  // then all but one block in 32 of the last few.
+  SparseFill sparse(kOld, 0, 1, 0);  // empty; collects the sparse pages' survivors
+  for (size_t i = 0; i < kPages; ++i) {
+    std::vector<unsigned char*>& blocks = by_page[order[i]];
+    bool dense = i < kPages - kSparse;
+    for (size_t j = 0; j < blocks.size(); ++j) {
+      bool keep = dense ? j % 2 == 0 : j % 32 == 0;
+      if (!keep) {
+        im_free(blocks[j]);
+      } else if (!dense) {
+        sparse.kept.push_back(blocks[j]);
+        sparse.pages.insert(order[i]);
+      } else {
+        all.push_back(blocks[j]);
+      }
+    }
+  }
+  for (auto& [pg, blocks] : by_page)  // the last page, and any left from earlier tests
+    if (std::find(order.begin(), order.end(), pg) == order.end())
+      for (unsigned char* p : blocks) all.push_back(p);
+  make_cold_and_purge();
+  std::vector<void*> guests = take_guests(sparse, 64);
+  EXPECT_NE(mixed_page(sparse, guests), nullptr) << "the sparse pages behind the full ones were never looked at";
+  for (void* g : guests) im_free(g);
+  for (unsigned char* k : sparse.kept) im_free(k);
+  for (unsigned char* p : all) im_free(p);
 }
 
 TEST(Mixed, TurnedOff) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "core/page_pool.h"
 #include "mallocim.h"
 #include "policy/options.h"
+#include "sparse_fill.h"
 
 using namespace mallocim;
 
@@ -46,6 +48,22 @@ TEST(Purge, PressureFromLargeBlocksGivesBackEmptySmallPages) {
   ASSERT_GE(dirty, 32u);
   purge_pressure(size_t(2) << 20, Layer::large);  // 2 MiB about to be faulted in
   EXPECT_LE(pool_figures().free_pages_dirty + 32, dirty) << "2 MiB of empty pages go back first";
+}
+
+// With no empty page to give back, the free OS pages inside the thread's own sparse pages go.
+TEST(Purge, PressureFromLargeBlocksPunchesThisThreadsSparsePages) {
+  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
+  Options o(1);
+  SparseFill s(1024, 64 * 4, 20, 0);  // four pages of 1 KiB blocks, one in 20 live
+  while (t_heap->cache_count) pool_return_page(t_heap->cache[--t_heap->cache_count], 0);
+  pool_purge(UINT64_MAX);
+  size_t with_holes = 0;
+  for (Page* pg : s.pages) with_holes += pg->holes != 0;
+  ASSERT_EQ(with_holes, 0u);
+  purge_pressure(size_t(2) << 20, Layer::large);
+  for (Page* pg : s.pages) with_holes += pg->holes != 0;
+  EXPECT_GE(with_holes, s.pages.size() - 1) << "all but the fast path's own page";
+  for (void* p : s.kept) im_free(p);
 }
 
 TEST(Purge, NoPressurePurgeWhenTurnedOff) {
