@@ -74,7 +74,7 @@ bool mixed_gaps_likely(const Page* pg, unsigned c) {
   for (double f = q; k; k >>= 1, f *= f)
     if (k & 1) p *= f;
   if (p < 1) guests += double(pg->used + 1) * p / (1 - p);
-  return guests >= double(min_guests(bs));
+  return guests >= 2.0 * double(min_guests(bs));
 }
 
 bool mixed_prepare(Page* pg, unsigned c) {

@@ -22,8 +22,9 @@
 
 namespace mallocim {
 
-// Whether pg's gaps are likely to take enough blocks of class c for mixed_prepare, judged from its
-// counts alone (its live blocks taken as spread at random): a cheap test before the walk.
+// Whether pg's gaps are likely to take enough blocks of class c for mixed_prepare (twice its bar,
+// so that few walks fail), judged from its counts alone (its live blocks taken as spread at
+// random): a cheap test before the walk.
 bool mixed_gaps_likely(const Page* pg, unsigned c);
 // Lays out blocks of class c in the gaps of pg (owned, queued, of another class) and makes it a
 // page of class c; false (pg unchanged) when it does not qualify or would take less than an
