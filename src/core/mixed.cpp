@@ -66,13 +66,10 @@ bool mixed_gaps_likely(const Page* pg, unsigned c) {
   size_t bs = class_size(c), old = pg->block_size, align = bs & (~bs + 1);
   if (!pg->capacity) return false;
   // The part never carved is one gap; between live blocks, a run of at least k free slots
-  // follows a live block with probability q^k (q: the free share), and takes about
-  // q^k / (1 - q^k) guests.
+  // follows a live block with probability p = page_free_odds(pg, k), and takes about
+  // p / (1 - p) guests.
   double guests = double(kPageSize - size_t(pg->capacity) * old) / double(bs);
-  size_t k = (bs + old - 1) / old + (align > old);
-  double q = 1.0 - double(pg->used) / double(pg->capacity), p = 1;
-  for (double f = q; k; k >>= 1, f *= f)
-    if (k & 1) p *= f;
+  double p = page_free_odds(pg, (bs + old - 1) / old + (align > old));
   if (p < 1) guests += double(pg->used + 1) * p / (1 - p);
   return guests >= 2.0 * double(min_guests(bs));
 }
@@ -107,8 +104,7 @@ bool mixed_prepare(Page* pg, unsigned c) {
     pos = (i + 1) * old;
   }
   fill_to(kPageSize);
-  // Worth it when the page takes at least a quarter of what a fresh one would.
-  if (residents != pg->used || guests < kPageSize / bs / 8) {
+  if (residents != pg->used || guests < min_guests(bs)) {
     info_free(m);
     return false;
   }

@@ -31,17 +31,12 @@ bool mark(const Page* pg, const Block* b, uint64_t* bits) {
   return true;
 }
 
-// Whether holes are likely enough to walk pg's lists: with its live blocks spread at random, an OS
-// page of k blocks is free with probability (1 - used / capacity)^k; a walk is worth it when the
-// page's 16 OS pages are expected to hold a quarter of a hole or more. (Survivors of a burst are
-// usually clustered, which only makes holes more likely.)
+// Whether holes are likely enough to walk pg's lists: an OS page of k blocks is free with
+// page_free_odds(pg, k); a walk is worth it when the page's 16 OS pages are expected to hold a
+// quarter of a hole or more. (Survivors of a burst are usually clustered, which only makes holes
+// more likely.)
 bool holes_likely(const Page* pg, size_t bs) {
-  double free_share = 1.0 - double(pg->used) / double(pg->capacity ? pg->capacity : 1);
-  size_t k = (kOsPage + bs - 1) / bs;
-  double p = 1;
-  for (double f = free_share; k; k >>= 1, f *= f)
-    if (k & 1) p *= f;
-  return p * kOsPages >= 0.25;
+  return page_free_odds(pg, (kOsPage + bs - 1) / bs) * kOsPages >= 0.25;
 }
 
 uint32_t count_absent(const Page* pg, uint32_t holes) {
@@ -150,7 +145,7 @@ constexpr uint64_t kSparseIntervalMs = 1000;
 
 size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want) {
   bool force = mode == SparsePass::force, timed = mode == SparsePass::timed;
-  if (mode == SparsePass::timed) {
+  if (timed) {
     int64_t delay = option(Opt::purge_delay_ms);
     if (delay < 0 || now < h->next_sparse_ms) return 0;
   }
