@@ -151,7 +151,9 @@ bool page_collect(Page* pg) {
     uint32_t n = uint32_t(tf >> kThreadFreeCountShift);
     if (MI_UNLIKELY(pg->mixed)) list = mixed_filter(pg, list, &n);  // residents leave no block
     pg->used -= n;
-    if (!pg->free) {
+    if (!list) {
+      // residents of a mixed page only: nothing to list
+    } else if (!pg->free) {
       pg->free = list;
       pg->free_len = n;
     } else if (!pg->local_free) {
@@ -231,9 +233,12 @@ void abandoned_push(Page* pg) {
   g_abandoned_count[c].fetch_add(1, std::memory_order_relaxed);
 }
 
+// The list of full pages pg goes to (or is on, when full).
+MI_INLINE PageQueue& full_list(Heap* h, const Page* pg) { return pg->mixed ? h->full_mixed : h->full; }
+
 void full_push(Heap* h, Page* pg) {
   page_set_state(pg, PageState::full);
-  queue_push_back(h->full, pg);
+  queue_push_back(full_list(h, pg), pg);
   h->full_count++;
 }
 
@@ -242,9 +247,26 @@ void full_push(Heap* h, Page* pg) {
 constexpr uint64_t kHotSlowCalls = 256;
 constexpr unsigned kMixedLook = 32;  // pages looked at per try
 
-// One of h's sparse pages of a cold class, made a page of class c (core/mixed.h), or null.
+// One of h's sparse pages of a cold class, or a full mixed page whose gaps take class c, made a
+// page of class c (core/mixed.h), or null.
 Page* mixed_take(Heap* h, unsigned c) {
-  unsigned looked = 0, first = h->mixed_class;
+  // Full mixed pages first: the gaps their class could not use may take c's blocks. Looked at in
+  // turn, as below.
+  PageQueue& fm = h->full_mixed;
+  unsigned looked = 0;
+  for (Page *pg = fm.first, *last = fm.last; pg && looked < kMixedLook; ++looked) {
+    Page* next = pg == last ? nullptr : pg->next;
+    queue_remove(fm, pg);
+    if (mixed_gaps_likely(pg, c) && mixed_prepare(pg, c)) {
+      h->full_count--;
+      page_set_state(pg, PageState::queued);
+      return pg;
+    }
+    queue_push_back(fm, pg);
+    pg = next;
+  }
+  looked = 0;
+  unsigned first = h->mixed_class;
   for (unsigned k = 0; k < kNumClasses && looked < kMixedLook; ++k) {
     unsigned from = (first + k) % kNumClasses;
     if (from == c || h->slow_calls - h->class_slow_at[from] < kHotSlowCalls) continue;
@@ -255,10 +277,11 @@ Page* mixed_take(Heap* h, unsigned c) {
     for (Page* pg = q.first; pg && looked < kMixedLook; ++looked) {
       Page* next = pg == last ? nullptr : pg->next;
       queue_remove(q, pg);
-      // At most a quarter live, gaps likely to take enough blocks of c, and enough freed since
-      // it was last looked at (here or for holes).
+      // At most a quarter live and enough freed since it was last looked at (here or for holes),
+      // or mixed already; and gaps likely to take enough blocks of c.
       size_t used = pg->used;
-      if (used * pg->block_size * 4 <= kPageSize && mixed_gaps_likely(pg, c) && page_freed_since_look(pg)) {
+      bool sparse = pg->mixed || (used * pg->block_size * 4 <= kPageSize && page_freed_since_look(pg));
+      if (sparse && mixed_gaps_likely(pg, c)) {
         pg->punch_used = uint16_t(used);
         if (mixed_prepare(pg, c)) {
           sync_direct(h, from);
@@ -298,18 +321,20 @@ Page* page_acquire(Heap* h, unsigned c) {
 // Looks at full pages for frees made by other threads; those regain room and go back to their
 // queue. Bounded, so that a heap with many full pages pays little per slow path.
 void full_scan(Heap* h, size_t limit) {
-  for (size_t i = 0; i < limit && h->full.first; ++i) {
-    Page* pg = h->full.first;
-    queue_remove(h->full, pg);
-    if (pg->thread_free.load(std::memory_order_relaxed)) {
-      h->remote_seen = true;
-      page_collect(pg);
-      page_set_state(pg, PageState::queued);
-      h->full_count--;
-      queue_push_back(h->queues[pg->size_class], pg);
-      sync_direct(h, pg->size_class);
-    } else {
-      queue_push_back(h->full, pg);
+  for (PageQueue* list : {&h->full, &h->full_mixed}) {
+    for (size_t i = 0; i < limit && list->first; ++i) {
+      Page* pg = list->first;
+      queue_remove(*list, pg);
+      if (pg->thread_free.load(std::memory_order_relaxed)) {
+        h->remote_seen = true;
+        page_collect(pg);
+        page_set_state(pg, PageState::queued);
+        h->full_count--;
+        queue_push_back(h->queues[pg->size_class], pg);
+        sync_direct(h, pg->size_class);
+      } else {
+        queue_push_back(*list, pg);
+      }
     }
   }
 }
@@ -447,7 +472,7 @@ void page_event(Heap* h, Page* pg) {
   }
   unsigned c = pg->size_class;
   if (pg->state == PageState::full) {
-    queue_remove(h->full, pg);
+    queue_remove(full_list(h, pg), pg);
     h->full_count--;
     page_set_state(pg, PageState::queued);
     queue_push_back(h->queues[c], pg);
@@ -562,9 +587,11 @@ void heap_thread_exit(Heap* h) {
       abandon_or_release(pg);
     }
   }
-  while (Page* pg = h->full.first) {
-    queue_remove(h->full, pg);
-    abandon_or_release(pg);
+  for (PageQueue* list : {&h->full, &h->full_mixed}) {
+    while (Page* pg = list->first) {
+      queue_remove(*list, pg);
+      abandon_or_release(pg);
+    }
   }
   uint64_t now = os::now_ms();
   while (h->cache_count) pool_return_page(h->cache[--h->cache_count], now);

@@ -29,6 +29,7 @@ struct Heap {
   Page* direct[kNumClasses];
   PageQueue queues[kNumClasses];
   PageQueue full;       // pages with no free block when last looked at (all classes)
+  PageQueue full_mixed; // the same, of mixed pages: the gaps they left may take another class
   size_t full_count;
   bool remote_seen;     // other threads have freed blocks of this heap
   Page* cache[kMaxPageCache];  // empty pages kept for reuse by any class

@@ -69,7 +69,7 @@ struct alignas(64) Page {
   uint32_t rest_len;
   uint16_t absent;      // carved blocks in holes: on no list, not used
   uint16_t punch_used;  // `used` when last looked at for holes or mixing (kNotLooked: not since init)
-  MixedInfo* mix;       // when mixed: the earlier class's live blocks, where blocks start
+  MixedInfo* mix;       // when mixed: where residents and guests start (core/mixed.h)
 };
 
 constexpr uint16_t kNotLooked = 0xffff;

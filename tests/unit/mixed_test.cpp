@@ -53,12 +53,12 @@ struct Mixed : SparseFill {
 
 // At least n blocks of the new class, written, and on until one lands in one of m's pages (the
 // pages of the class left by earlier tests in the same process fill first).
-std::vector<void*> take_guests(const SparseFill& m, size_t n) {
+std::vector<void*> take_guests(const SparseFill& m, size_t n, size_t size = kNew) {
   std::vector<void*> v;
   bool landed = false;
   for (size_t i = 0; (i < n || !landed) && i < 4 * kPageSize; ++i) {
-    void* p = im_malloc(kNew);
-    memset(p, 0x5a, kNew);
+    void* p = im_malloc(size);
+    memset(p, 0x5a, size);
     v.push_back(p);
     landed = landed || m.pages.count(page_of_block(p));
   }
@@ -266,6 +266,106 @@ TEST(Mixed, TheLookGoesRoundTheWholeQueue) {
   for (unsigned char* p : all) im_free(p);
 }
 
+// Guests of 1 KiB in gaps of 1984 B (one 64-byte survivor in 32) take one block each, at 1 KiB
+// alignment, and leave 960 B before it. Once the page is full, those leftovers take another class:
+// the live guests become residents, beside the first survivors.
+struct Remixed : Mixed {
+  static constexpr size_t kFirst = 1024, kSecond = 256;
+  std::vector<void*> first, second;
+  Page* pg = nullptr;
+  Remixed() {
+    first = take_guests(*this, 8 * kPageSize / kFirst, kFirst);  // the fixture's four pages fill
+    for (void* g : first) memset(g, 0x11, kFirst);
+    second = take_guests(*this, 64, kSecond);
+    for (void* g : second) {
+      memset(g, 0x22, kSecond);
+      if (pages.count(page_of_block(g))) pg = page_of_block(g);
+    }
+  }
+  // Every block of every life still holds what it was given.
+  bool intact() const {
+    auto all = [](const std::vector<void*>& v, size_t n, unsigned char x) {
+      for (void* g : v)
+        for (size_t j = 0; j < n; ++j)
+          if (static_cast<unsigned char*>(g)[j] != x) return false;
+      return true;
+    };
+    return Mixed::intact() && all(first, kFirst, 0x11) && all(second, kSecond, 0x22);
+  }
+};
+
+TEST(Mixed, AFullMixedPageTakesAnotherClassInTheGapsItLeft) {
+  Remixed m;
+  ASSERT_NE(m.pg, nullptr) << "no block of the second class went into a page the first had filled";
+  EXPECT_EQ(m.pg->block_size, Remixed::kSecond);
+  size_t guests_of_first = 0;
+  for (void* g : m.first)
+    if (page_of_block(g) == m.pg) {
+      ++guests_of_first;
+      EXPECT_EQ(mixed_classify(m.pg, g), MixedBlock::resident);
+      EXPECT_EQ(im_usable_size(g), Remixed::kFirst);
+    }
+  EXPECT_GT(guests_of_first, 0u);
+  for (unsigned char* k : m.kept)
+    if (page_of_block(k) == m.pg) EXPECT_EQ(im_usable_size(k), kOld);
+  for (void* g : m.second)
+    if (page_of_block(g) == m.pg) EXPECT_EQ(uintptr_t(g) % Remixed::kSecond, 0u) << "a power of two keeps its alignment";
+  EXPECT_TRUE(m.intact()) << "a guest was laid over a live block of an earlier life";
+  EXPECT_EQ(mixed_residents(m.pg), guests_of_first + size_t(std::count_if(m.kept.begin(), m.kept.end(), [&](unsigned char* k) {
+                                     return page_of_block(k) == m.pg;
+                                   })));
+  for (void* g : m.second) im_free(g);
+  for (void* g : m.first) im_free(g);
+  EXPECT_TRUE(m.pg->mixed) << "the first survivors still hold it";
+  for (unsigned char* k : m.kept) im_free(k);
+  heap_release_cached(t_heap);
+  EXPECT_EQ(m.pg->state, PageState::free) << "every life gone, the page leaves";
+}
+
+// The first class's blocks, residents now, freed by another thread: by their bits, once each.
+TEST(Mixed, EarlierGuestsFreedByAnotherThreadAfterTheClassChanged) {
+  Remixed m;
+  ASSERT_NE(m.pg, nullptr);
+  std::vector<void*> there;
+  for (void* g : m.first)
+    if (page_of_block(g) == m.pg) there.push_back(g);
+  uint32_t before = mixed_residents(m.pg);
+  std::thread t([&] {
+    for (void* g : there) im_free(g);
+  });
+  t.join();
+  EXPECT_EQ(mixed_residents(m.pg), before - there.size());
+  std::string err = free_reported(there[0]);
+  EXPECT_NE(err.find("double free"), std::string::npos) << err;
+  for (void* g : m.second)
+    for (size_t j = 0; j < Remixed::kSecond; ++j) ASSERT_EQ(static_cast<unsigned char*>(g)[j], 0x22);
+  for (void* g : m.second) im_free(g);
+  for (void* g : m.first)
+    if (page_of_block(g) != m.pg) im_free(g);
+  for (unsigned char* k : m.kept) im_free(k);
+}
+
+// Above 64 B an alignment is served by a power-of-two class: guests of other classes start only
+// on 64-byte boundaries in mixed pages. Many aligned blocks, while sparse pages wait to be mixed.
+TEST(Mixed, AlignedBlocksStayAlignedWithMixedPagesAround) {
+  Mixed m;
+  std::vector<void*> v;
+  size_t landed = 0;
+  for (size_t align : {size_t(128), size_t(256), size_t(512)})
+    for (size_t size : {size_t(300), size_t(700), size_t(1500)})
+      for (int i = 0; i < 100; ++i) {
+        void* p = im_aligned_alloc(align, size);
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(uintptr_t(p) % align, 0u) << "aligned_alloc(" << align << ", " << size << ")";
+        EXPECT_GE(im_usable_size(p), size);
+        landed += m.pages.count(page_of_block(p));
+        v.push_back(p);
+      }
+  EXPECT_GT(landed, 0u) << "no aligned block went into a mixed page: the test did not test anything";
+  for (void* p : v) im_free(p);
+  for (unsigned char* k : m.kept) im_free(k);
+}
+
 TEST(Mixed, TurnedOff) {
   g_options[int(Opt::mixed_pages)] = 0;
   Mixed m;
@@ -333,4 +433,51 @@ TEST(Mixed, RemoteFreesRaceWithMixing) {
   other.join();
   EXPECT_EQ(bad.load(), 0u) << "a survivor's bytes changed";
   EXPECT_GT(mixed_made(), made) << "no page was mixed: the test did not test anything";
+}
+
+// The same while pages change class a second time: blocks of the first guest class are freed by
+// another thread before, during and after they become residents.
+TEST(Mixed, RemoteFreesRaceWithTheClassChange) {
+  g_options[int(Opt::background_thread)] = 0;
+  std::mutex mu;
+  std::vector<unsigned char*> handed;
+  std::atomic<bool> done{false};
+  std::atomic<size_t> bad{0};
+  std::thread other([&] {
+    for (;;) {
+      std::vector<unsigned char*> take;
+      {
+        std::lock_guard<std::mutex> g(mu);
+        take.swap(handed);
+      }
+      if (take.empty()) {
+        if (done.load()) break;
+        std::this_thread::yield();
+        continue;
+      }
+      for (unsigned char* p : take) {
+        for (size_t j = 1; j < Remixed::kFirst; ++j)
+          if (p[j] != p[0]) bad.fetch_add(1);
+        im_free(p);
+      }
+    }
+  });
+  size_t made = mixed_made();
+  for (int round = 0; round < 20; ++round) {
+    Mixed m;
+    std::vector<void*> first = take_guests(m, 8 * kPageSize / Remixed::kFirst, Remixed::kFirst);
+    auto hand = [&](size_t from, size_t to) {
+      std::lock_guard<std::mutex> g(mu);
+      for (size_t i = from; i < to; ++i) handed.push_back(static_cast<unsigned char*>(first[i]));
+    };
+    hand(0, first.size() / 3);
+    std::vector<void*> second = take_guests(m, 64, Remixed::kSecond);
+    hand(first.size() / 3, first.size());
+    for (void* p : second) im_free(p);
+    for (unsigned char* k : m.kept) im_free(k);
+  }
+  done.store(true);
+  other.join();
+  EXPECT_EQ(bad.load(), 0u) << "a block of the first guest class changed";
+  EXPECT_GT(mixed_made(), made);
 }
