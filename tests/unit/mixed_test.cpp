@@ -376,62 +376,67 @@ TEST(Mixed, TurnedOff) {
   g_options[int(Opt::mixed_pages)] = 1;
 }
 
+// Another thread that checks blocks handed to it (each of `size` bytes of one value) and frees
+// them, as they come.
+class RemoteFreer {
+ public:
+  explicit RemoteFreer(size_t size) : size_(size), thread_([this] { run(); }) {}
+  void hand(std::vector<unsigned char*>::const_iterator from, std::vector<unsigned char*>::const_iterator to) {
+    std::lock_guard<std::mutex> g(mu_);
+    handed_.insert(handed_.end(), from, to);
+  }
+  // Waits for the thread; blocks whose bytes had changed.
+  size_t finish() {
+    done_.store(true);
+    thread_.join();
+    return bad_.load();
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::vector<unsigned char*> take;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        take.swap(handed_);
+      }
+      if (take.empty()) {
+        if (done_.load()) break;
+        std::this_thread::yield();
+        continue;
+      }
+      for (unsigned char* p : take) {
+        for (size_t j = 1; j < size_; ++j)
+          if (p[j] != p[0]) bad_.fetch_add(1);
+        im_free(p);
+      }
+    }
+  }
+  size_t size_;
+  std::mutex mu_;
+  std::vector<unsigned char*> handed_;
+  std::atomic<bool> done_{false};
+  std::atomic<size_t> bad_{0};
+  std::thread thread_;
+};
+
 // One thread keeps making sparse pages and allocating another class (which mixes them), while
 // another thread checks and frees the survivors as they come: residents freed remotely before,
 // during and after their page is mixed. A guest laid over a live survivor would change its bytes.
 TEST(Mixed, RemoteFreesRaceWithMixing) {
   g_options[int(Opt::background_thread)] = 0;
-  std::mutex mu;
-  std::vector<unsigned char*> handed;
-  std::atomic<bool> done{false};
-  std::atomic<size_t> bad{0}, freed{0};
-  std::thread other([&] {
-    for (;;) {
-      std::vector<unsigned char*> take;
-      {
-        std::lock_guard<std::mutex> g(mu);
-        take.swap(handed);
-      }
-      if (take.empty()) {
-        if (done.load()) break;
-        std::this_thread::yield();
-        continue;
-      }
-      for (unsigned char* p : take) {
-        for (size_t j = 1; j < kOld; ++j)
-          if (p[j] != p[0]) bad.fetch_add(1);
-        im_free(p);
-        freed.fetch_add(1);
-      }
-    }
-  });
+  RemoteFreer other(kOld);
   size_t made = mixed_made();
   for (int round = 0; round < 40; ++round) {
     SparseFill fill(kOld, 2 * kPageSize / kOld, 32, size_t(round) % 32);
-    std::vector<unsigned char*>& kept = fill.kept;
-    std::set<Page*>& pages = fill.pages;
+    const std::vector<unsigned char*>& kept = fill.kept;
     make_cold_and_purge();
-    {
-      std::lock_guard<std::mutex> g(mu);
-      handed.insert(handed.end(), kept.begin(), kept.begin() + kept.size() / 2);
-    }
-    std::vector<void*> guests;  // until one lands in this round's pages (others fill first)
-    bool landed = false;
-    for (size_t i = 0; (i < kPageSize / kNew || !landed) && i < 4 * kPageSize / kNew; ++i) {
-      void* p = im_malloc(kNew);
-      memset(p, 0x5a, kNew);
-      guests.push_back(p);
-      landed = landed || pages.count(page_of_block(p));
-    }
-    {
-      std::lock_guard<std::mutex> g(mu);
-      handed.insert(handed.end(), kept.begin() + kept.size() / 2, kept.end());
-    }
+    other.hand(kept.begin(), kept.begin() + ptrdiff_t(kept.size() / 2));
+    std::vector<void*> guests = take_guests(fill, kPageSize / kNew);  // until one lands in this round's pages
+    other.hand(kept.begin() + ptrdiff_t(kept.size() / 2), kept.end());
     for (void* p : guests) im_free(p);
   }
-  done.store(true);
-  other.join();
-  EXPECT_EQ(bad.load(), 0u) << "a survivor's bytes changed";
+  EXPECT_EQ(other.finish(), 0u) << "a survivor's bytes changed";
   EXPECT_GT(mixed_made(), made) << "no page was mixed: the test did not test anything";
 }
 
@@ -439,45 +444,19 @@ TEST(Mixed, RemoteFreesRaceWithMixing) {
 // another thread before, during and after they become residents.
 TEST(Mixed, RemoteFreesRaceWithTheClassChange) {
   g_options[int(Opt::background_thread)] = 0;
-  std::mutex mu;
-  std::vector<unsigned char*> handed;
-  std::atomic<bool> done{false};
-  std::atomic<size_t> bad{0};
-  std::thread other([&] {
-    for (;;) {
-      std::vector<unsigned char*> take;
-      {
-        std::lock_guard<std::mutex> g(mu);
-        take.swap(handed);
-      }
-      if (take.empty()) {
-        if (done.load()) break;
-        std::this_thread::yield();
-        continue;
-      }
-      for (unsigned char* p : take) {
-        for (size_t j = 1; j < Remixed::kFirst; ++j)
-          if (p[j] != p[0]) bad.fetch_add(1);
-        im_free(p);
-      }
-    }
-  });
+  RemoteFreer other(Remixed::kFirst);
   size_t made = mixed_made();
   for (int round = 0; round < 20; ++round) {
     Mixed m;
-    std::vector<void*> first = take_guests(m, 8 * kPageSize / Remixed::kFirst, Remixed::kFirst);
-    auto hand = [&](size_t from, size_t to) {
-      std::lock_guard<std::mutex> g(mu);
-      for (size_t i = from; i < to; ++i) handed.push_back(static_cast<unsigned char*>(first[i]));
-    };
-    hand(0, first.size() / 3);
+    std::vector<void*> guests = take_guests(m, 8 * kPageSize / Remixed::kFirst, Remixed::kFirst);
+    std::vector<unsigned char*> first;
+    for (void* p : guests) first.push_back(static_cast<unsigned char*>(p));
+    other.hand(first.begin(), first.begin() + ptrdiff_t(first.size() / 3));
     std::vector<void*> second = take_guests(m, 64, Remixed::kSecond);
-    hand(first.size() / 3, first.size());
+    other.hand(first.begin() + ptrdiff_t(first.size() / 3), first.end());
     for (void* p : second) im_free(p);
     for (unsigned char* k : m.kept) im_free(k);
   }
-  done.store(true);
-  other.join();
-  EXPECT_EQ(bad.load(), 0u) << "a block of the first guest class changed";
+  EXPECT_EQ(other.finish(), 0u) << "a block of the first guest class changed";
   EXPECT_GT(mixed_made(), made);
 }
