@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/init.h"
+#include "core/large.h"
 #include "core/mixed.h"
 #include "core/secret.h"
 #include "core/page_pool.h"
@@ -298,9 +299,21 @@ Page* mixed_take(Heap* h, unsigned c) {
   return nullptr;
 }
 
+// Borrowing: before a fresh page, a block of 1 KiB or more may come from free memory of the
+// large-block regions still resident (core/large.h). When a program's sizes move from large
+// blocks to medium ones, the memory the large ones left then serves the new sizes, as one heap
+// would. The block's 16-byte header costs under 2 %. It keeps what aligned_alloc expects of its
+// class (core/alloc.cpp): 64 B, and power-of-two classes, which promise their size, never borrow.
+constexpr size_t kBorrowMin = 1024, kBorrowAlign = 64;
+MI_INLINE bool may_borrow(unsigned c) {
+  size_t bs = class_size(c);
+  return bs >= kBorrowMin && (bs & (bs - 1)) != 0 && !g_sampling && option(Opt::borrow_large);
+}
+
 // A page for class c: the heap's own empty pages first, then a page an exited thread left
-// behind, then the shared pool.
-Page* page_acquire(Heap* h, unsigned c) {
+// behind, then a sparse page to mix, then the shared pool. Null with *borrowed set: the
+// allocation was served from a large region instead.
+Page* page_acquire(Heap* h, unsigned c, size_t size, void** borrowed) {
   for (int tries = 0; tries < 8; ++tries) {
     Page* pg = abandoned_take(c);
     if (!pg) break;
@@ -312,6 +325,8 @@ Page* page_acquire(Heap* h, unsigned c) {
   }
   if (!h->cache_count && option(Opt::mixed_pages) && !pool_has_dirty())
     if (Page* pg = mixed_take(h, c)) return pg;  // instead of fresh memory
+  if (!h->cache_count && may_borrow(c) && !pool_has_dirty())
+    if ((*borrowed = large_malloc_resident(h, size, kBorrowAlign)) != nullptr) return nullptr;
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
   if (!pg) return nullptr;
   page_init(pg, h, c);
@@ -424,7 +439,9 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
     else if (round == 1 && h->remote_seen) full_scan(h, h->full_count);
     else break;
   }
-  Page* pg = page_acquire(h, c);
+  void* borrowed = nullptr;
+  Page* pg = page_acquire(h, c, size, &borrowed);
+  if (borrowed) return borrowed;
   if (!pg) {
     errno = ENOMEM;
     return nullptr;

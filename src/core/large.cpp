@@ -168,11 +168,13 @@ LargeFree* find_fit(LargeRegion* r, size_t need) {
 }
 
 // *fresh: bytes handed out of memory never touched since it was purged (or mapped).
-void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size_t* fresh) {
+// resident_only: null rather than a block of such memory.
+void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size_t* fresh,
+                   bool resident_only = false) {
   size_t need = block_need(size);
   size_t search = align > 16 ? need + align + kMinBlock : need;
   LargeFree* f = find_fit(r, search);
-  if (!f) return nullptr;
+  if (!f || (resident_only && (f->hdr.flags & kPurged))) return nullptr;
   bin_remove(r, f);
   LargeHdr* h = &f->hdr;
   size_t bsize = hdr_size(h);
@@ -288,6 +290,25 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   }
   if (own) h->large_region = r;
   return try_region(r, size, align, now, true);
+}
+
+void* large_malloc_resident(Heap* h, size_t size, size_t align) {
+  uint64_t now = os::now_ms();
+  size_t need = block_need(size) + (align > 16 ? align + kMinBlock : 0);
+  auto from = [&](LargeRegion* r) -> void* {
+    if (!region_may_fit(r, need) || !r->lock.try_lock()) return nullptr;
+    size_t fresh = 0;
+    void* p = region_alloc(r, size, align, now, &fresh, true);
+    r->lock.unlock();
+    return p;
+  };
+  LargeRegion* pref = h->large_region;
+  if (pref)
+    if (void* p = from(pref)) return p;
+  for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r; r = r->newer.load(std::memory_order_acquire))
+    if (r != pref)
+      if (void* p = from(r)) return p;
+  return nullptr;
 }
 
 void large_free(LargeRegion* r, void* p) {

@@ -36,6 +36,9 @@ struct LargeRegion {
 };
 
 void* large_malloc(Heap* h, size_t size, size_t align);
+// A block from free memory of the regions still resident, or null (never faults fresh memory
+// in, never waits for a lock): small classes borrow it instead of a fresh page (core/heap.cpp).
+void* large_malloc_resident(Heap* h, size_t size, size_t align);
 void large_free(LargeRegion* r, void* p);
 size_t large_usable(LargeRegion* r, const void* p);
 bool large_owns_block(LargeRegion* r, const void* p);  // p is a live block's start

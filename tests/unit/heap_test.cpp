@@ -9,6 +9,8 @@
 
 #include "core/alloc.h"
 #include "core/page_pool.h"
+#include "core/segmap.h"
+#include "policy/options.h"
 #include "mallocim.h"
 
 using namespace mallocim;
@@ -131,4 +133,54 @@ TEST(Heap, TrimReturnsFreePagesToTheOs) {
   im_stats s;
   im_stats_get(&s);
   EXPECT_LT(s.free_bytes, 4u << 20);
+}
+
+namespace {
+bool from_large_region(const void* p) {
+  const RegionHeader* r = segmap_lookup(p);
+  return r && r->kind == RegionKind::large;
+}
+
+// Large blocks freed (their memory still resident in the large regions), no empty page left
+// resident anywhere: then as many 1100-byte blocks as that memory would hold.
+std::vector<void*> medium_after_large() {
+  g_options[int(Opt::background_thread)] = 0;  // nothing purges behind the test
+  std::vector<void*> large;
+  for (int i = 0; i < 64; ++i) {
+    large.push_back(im_malloc(32 << 10));
+    memset(large.back(), 1, 32 << 10);
+  }
+  for (void* p : large) im_free(p);
+  while (t_heap->cache_count) pool_return_page(t_heap->cache[--t_heap->cache_count], 0);
+  pool_purge(UINT64_MAX);
+  std::vector<void*> v;
+  for (int i = 0; i < 2048; ++i) {
+    v.push_back(im_malloc(1100));
+    memset(v.back(), 2, 1100);
+  }
+  return v;
+}
+}  // namespace
+
+// A program whose sizes move from large blocks to medium ones: the medium blocks take the memory
+// the large ones left, still resident, before fresh pages (MALLOCIM_BORROW_LARGE).
+TEST(Heap, MediumBlocksBorrowFreeLargeMemoryBeforeAFreshPage) {
+  std::vector<void*> v = medium_after_large();
+  size_t borrowed = 0;
+  for (void* p : v) {
+    if (!from_large_region(p)) continue;
+    ++borrowed;
+    EXPECT_EQ(uintptr_t(p) % 64, 0u) << "a borrowed block keeps its class's alignment (64 B)";
+    EXPECT_GE(im_usable_size(p), 1100u);
+  }
+  EXPECT_GT(borrowed, 0u) << "every block took a small page";
+  for (void* p : v) im_free(p);
+}
+
+TEST(Heap, BorrowingTurnedOff) {
+  g_options[int(Opt::borrow_large)] = 0;
+  std::vector<void*> v = medium_after_large();
+  for (void* p : v) EXPECT_FALSE(from_large_region(p));
+  for (void* p : v) im_free(p);
+  g_options[int(Opt::borrow_large)] = 1;
 }
