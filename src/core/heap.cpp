@@ -326,7 +326,10 @@ Page* page_acquire(Heap* h, unsigned c, size_t size, void** borrowed) {
   if (!h->cache_count && option(Opt::mixed_pages) && !pool_has_dirty())
     if (Page* pg = mixed_take(h, c)) return pg;  // instead of fresh memory
   if (!h->cache_count && may_borrow(c) && !pool_has_dirty())
-    if ((*borrowed = large_malloc_resident(h, size, kBorrowAlign)) != nullptr) return nullptr;
+    if ((*borrowed = large_malloc_resident(h, size, kBorrowAlign)) != nullptr) {
+      h->borrowing[c] = true;
+      return nullptr;
+    }
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
   if (!pg) return nullptr;
   page_init(pg, h, c);
@@ -414,6 +417,12 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   if (MI_UNLIKELY(g_sampling) && (h->slow_calls & 15) == 1) profile_tick();  // the clock, now and then
   PageQueue& q = h->queues[c];
+  // While the class borrows (its pages full, large-region memory free): straight there, without
+  // the looks for pages that just failed.
+  if (h->borrowing[c] && !q.first && may_borrow(c)) {
+    if (void* p = large_malloc_resident(h, size, kBorrowAlign)) return p;
+    h->borrowing[c] = false;
+  }
   // Round 0: the class's queue. Round 1: after a look at a few full pages. Round 2: when other
   // threads free this heap's blocks, after a look at every full page, before taking a new one.
   for (int round = 0; round < 3; ++round) {

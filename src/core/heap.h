@@ -43,6 +43,7 @@ struct Heap {
   unsigned sparse_class;      // where the pass under way resumes
   unsigned mixed_class;       // where the look for a page to mix starts (core/mixed.h)
   uint64_t class_slow_at[kNumClasses];  // slow_calls when the class was last in the slow path
+  bool borrowing[kNumClasses];  // the class's last slow path borrowed from a large region
   // Sampling (core/sample.h): bytes to go until the next sample, per small class and one for
   // large and huge blocks; the generator drawing the gaps; the thread's number in profiles.
   int64_t sample_left[kNumClasses + 1];

@@ -415,10 +415,13 @@ size_t large_purge(uint64_t older_than_ms, bool wait_for_locks) {
 
 size_t large_purge_bytes(size_t want) {
   size_t released = 0;
+  // Blocks below three OS pages give back one page at most: their bins (many small blocks, such
+  // as those left between borrowed ones: heap.cpp) are not walked.
+  unsigned lowest = bin_of(3 * os::hw().page_size);
   for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r && released < want;
        r = r->newer.load(std::memory_order_acquire)) {
     if (!r->lock.try_lock()) continue;
-    for (unsigned b = kLargeBins; b-- > 0 && released < want;) {  // the largest blocks first
+    for (unsigned b = kLargeBins; b-- > lowest && released < want;) {  // the largest blocks first
       for (LargeFree* f = r->bins[b]; f && released < want; f = f->next)
         if (!(f->hdr.flags & kPurged)) released += purge_free_block(f);
     }
