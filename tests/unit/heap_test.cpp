@@ -184,3 +184,25 @@ TEST(Heap, BorrowingTurnedOff) {
   for (void* p : v) im_free(p);
   g_options[int(Opt::borrow_large)] = 1;
 }
+
+// Borrowed blocks are large blocks in every way: another thread frees them, realloc grows and
+// shrinks them, keeping their bytes.
+TEST(Heap, BorrowedBlocksFreedByAnotherThreadAndReallocated) {
+  std::vector<void*> v = medium_after_large();
+  std::vector<void*> borrowed, rest;
+  for (void* p : v) (from_large_region(p) ? borrowed : rest).push_back(p);
+  ASSERT_GE(borrowed.size(), 2u);
+  void* grown = im_realloc(borrowed.back(), 5000);
+  borrowed.pop_back();
+  ASSERT_NE(grown, nullptr);
+  for (size_t j = 0; j < 1100; ++j) ASSERT_EQ(static_cast<unsigned char*>(grown)[j], 2);
+  void* shrunk = im_realloc(grown, 100);
+  ASSERT_NE(shrunk, nullptr);
+  for (size_t j = 0; j < 100; ++j) ASSERT_EQ(static_cast<unsigned char*>(shrunk)[j], 2);
+  im_free(shrunk);
+  std::thread t([&] {
+    for (void* p : borrowed) im_free(p);
+  });
+  t.join();
+  for (void* p : rest) im_free(p);
+}
