@@ -263,7 +263,14 @@ Page* mixed_take(Heap* h, unsigned c) {
       page_set_state(pg, PageState::queued);
       return pg;
     }
-    queue_push_back(fm, pg);
+    if (pg->free || pg->local_free) {  // the look collected other threads' frees: room again
+      h->full_count--;
+      page_set_state(pg, PageState::queued);
+      queue_push_back(h->queues[pg->size_class], pg);
+      sync_direct(h, pg->size_class);
+    } else {
+      queue_push_back(fm, pg);
+    }
     pg = next;
   }
   looked = 0;
