@@ -243,6 +243,19 @@ void full_push(Heap* h, Page* pg) {
   h->full_count++;
 }
 
+// pg, just taken off its full list, is no longer full.
+MI_INLINE void full_leave(Heap* h, Page* pg) {
+  h->full_count--;
+  page_set_state(pg, PageState::queued);
+}
+
+// pg, just taken off its full list, has room again: to the back of its class's queue.
+void full_to_queue(Heap* h, Page* pg) {
+  full_leave(h, pg);
+  queue_push_back(h->queues[pg->size_class], pg);
+  sync_direct(h, pg->size_class);
+}
+
 // A class that was in the slow path within this many of the heap's slow calls is hot: its sparse
 // pages will fill again, so they are not made into mixed pages.
 constexpr uint64_t kHotSlowCalls = 256;
@@ -259,18 +272,11 @@ Page* mixed_take(Heap* h, unsigned c) {
     Page* next = pg == last ? nullptr : pg->next;
     queue_remove(fm, pg);
     if (mixed_gaps_likely(pg, c) && mixed_prepare(pg, c)) {
-      h->full_count--;
-      page_set_state(pg, PageState::queued);
+      full_leave(h, pg);
       return pg;
     }
-    if (pg->free || pg->local_free) {  // the look collected other threads' frees: room again
-      h->full_count--;
-      page_set_state(pg, PageState::queued);
-      queue_push_back(h->queues[pg->size_class], pg);
-      sync_direct(h, pg->size_class);
-    } else {
-      queue_push_back(fm, pg);
-    }
+    if (pg->free || pg->local_free) full_to_queue(h, pg);  // the look collected other threads' frees
+    else queue_push_back(fm, pg);
     pg = next;
   }
   looked = 0;
@@ -317,6 +323,10 @@ MI_INLINE bool may_borrow(unsigned c) {
   return bs >= kBorrowMin && (bs & (bs - 1)) != 0 && !g_sampling && option(Opt::borrow_large);
 }
 
+// The next page h takes would be fresh memory: no empty page of its own, none resident in the
+// pool. Mixing and borrowing are tried only then.
+MI_INLINE bool next_page_fresh(const Heap* h) { return !h->cache_count && !pool_has_dirty(); }
+
 // A page for class c: the heap's own empty pages first, then a page an exited thread left
 // behind, then a sparse page to mix, then the shared pool. Null with *borrowed set: the
 // allocation was served from a large region instead.
@@ -330,13 +340,14 @@ Page* page_acquire(Heap* h, unsigned c, size_t size, void** borrowed) {
     if (page_has_room(pg)) return pg;
     full_push(h, pg);  // still full: keep it, look again later
   }
-  if (!h->cache_count && option(Opt::mixed_pages) && !pool_has_dirty())
-    if (Page* pg = mixed_take(h, c)) return pg;  // instead of fresh memory
-  if (!h->cache_count && may_borrow(c) && !pool_has_dirty())
-    if ((*borrowed = large_malloc_resident(h, size, kBorrowAlign)) != nullptr) {
+  if (next_page_fresh(h)) {
+    if (option(Opt::mixed_pages))
+      if (Page* pg = mixed_take(h, c)) return pg;  // instead of fresh memory
+    if (may_borrow(c) && (*borrowed = large_malloc_resident(h, size, kBorrowAlign)) != nullptr) {
       h->borrowing[c] = true;
       return nullptr;
     }
+  }
   Page* pg = h->cache_count ? h->cache[--h->cache_count] : pool_take_page();
   if (!pg) return nullptr;
   page_init(pg, h, c);
@@ -353,10 +364,7 @@ void full_scan(Heap* h, size_t limit) {
       if (pg->thread_free.load(std::memory_order_relaxed)) {
         h->remote_seen = true;
         page_collect(pg);
-        page_set_state(pg, PageState::queued);
-        h->full_count--;
-        queue_push_back(h->queues[pg->size_class], pg);
-        sync_direct(h, pg->size_class);
+        full_to_queue(h, pg);
       } else {
         queue_push_back(*list, pg);
       }
@@ -426,7 +434,7 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
   PageQueue& q = h->queues[c];
   // While the class borrows (its pages full, large-region memory free): straight there, without
   // the looks for pages that just failed.
-  if (h->borrowing[c] && !q.first && may_borrow(c)) {
+  if (h->borrowing[c] && !q.first && may_borrow(c) && next_page_fresh(h)) {
     if (void* p = large_malloc_resident(h, size, kBorrowAlign)) return p;
     h->borrowing[c] = false;
   }
@@ -503,15 +511,12 @@ void page_event(Heap* h, Page* pg) {
     mixed_free_other(pg, b);  // a resident, or a misuse
     if (pg->state == PageState::full || !page_empty(pg)) return;
   }
-  unsigned c = pg->size_class;
   if (pg->state == PageState::full) {
     queue_remove(full_list(h, pg), pg);
-    h->full_count--;
-    page_set_state(pg, PageState::queued);
-    queue_push_back(h->queues[c], pg);
-    sync_direct(h, c);
+    full_to_queue(h, pg);
   }
   if (!page_empty(pg)) return;
+  unsigned c = pg->size_class;
   PageQueue& q = h->queues[c];
   if (q.first == pg && q.last == pg) return;  // the class's only page: keep it, avoid thrashing
   queue_remove(q, pg);

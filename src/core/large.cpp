@@ -221,11 +221,12 @@ bool region_may_fit(LargeRegion* r, size_t need) {
   return bm && 63 - unsigned(__builtin_clzll(bm)) >= bin_of(need);
 }
 
-void* try_region(LargeRegion* r, size_t size, size_t align, uint64_t now, bool wait) {
+void* try_region(LargeRegion* r, size_t size, size_t align, uint64_t now, bool wait,
+                 bool resident_only = false) {
   if (wait) r->lock.lock();
   else if (!r->lock.try_lock()) return nullptr;
   size_t fresh = 0;
-  void* p = region_alloc(r, size, align, now, &fresh);
+  void* p = region_alloc(r, size, align, now, &fresh, resident_only);
   r->lock.unlock();
   if (fresh) purge_pressure(fresh, Layer::large);
   return p;
@@ -295,12 +296,8 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
 void* large_malloc_resident(Heap* h, size_t size, size_t align) {
   uint64_t now = os::now_ms();
   size_t need = block_need(size) + (align > 16 ? align + kMinBlock : 0);
-  auto from = [&](LargeRegion* r) -> void* {
-    if (!region_may_fit(r, need) || !r->lock.try_lock()) return nullptr;
-    size_t fresh = 0;
-    void* p = region_alloc(r, size, align, now, &fresh, true);
-    r->lock.unlock();
-    return p;
+  auto from = [&](LargeRegion* r) {
+    return region_may_fit(r, need) ? try_region(r, size, align, now, false, true) : nullptr;
   };
   LargeRegion* pref = h->large_region;
   if (pref)

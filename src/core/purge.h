@@ -24,8 +24,9 @@ SpinLock& purge_lock();
 // Reuse through the OS. A layer that is about to fault in `bytes` of fresh memory says so here;
 // once about 1 MiB has added up, as much free but resident memory of the other side (small pages:
 // the oldest empty ones; large and huge blocks: free spans largest first, the oldest cached huge
-// blocks) goes back to the OS first. RSS then stays flat while a program's use moves from one kind of block to another,
-// instead of holding the old kind's free memory until the purge delay ends.
+// blocks) goes back to the OS first. RSS then stays flat while a program's use moves from one
+// kind of block to another, instead of holding the old kind's free memory until the purge delay
+// ends.
 enum class Layer { small, large, huge };
 void purge_pressure(size_t bytes, Layer from);
 
