@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -212,15 +213,62 @@ inline size_t check(const void* p, size_t stride = kTouchStride) {
   return size;
 }
 
+// ---- internal waste (BENCH_WASTE=1) ----------------------------------------------------------
+// What the allocator hands out beyond what was asked (malloc_usable_size minus the request),
+// summed over the live blocks made by make_block, and taken when the asked bytes peak. Off
+// unless the environment asks: the extra call per block costs time, so run_bench.py --waste
+// measures it in runs of its own.
+class WasteMeter {
+public:
+  static WasteMeter& get() {
+    static WasteMeter m;
+    return m;
+  }
+  bool on() const { return on_; }
+  void alloc(void* p, size_t size) { add(int64_t(size), int64_t(malloc_usable_size(p))); }
+  void free(void* p, size_t size) { add(-int64_t(size), -int64_t(malloc_usable_size(p))); }
+  uint64_t asked_peak() const { return peak_asked_; }
+  uint64_t waste_at_peak() const { return waste_at_peak_; }
+
+private:
+  WasteMeter() {
+    const char* e = std::getenv("BENCH_WASTE");
+    on_ = e && *e == '1';
+  }
+  void add(int64_t asked, int64_t given) {
+    const int64_t a = asked_.fetch_add(asked, std::memory_order_relaxed) + asked;
+    const int64_t g = given_.fetch_add(given, std::memory_order_relaxed) + given;
+    if (asked > 0 && uint64_t(a) > peak_asked_) {  // threads: the two sums may be a block apart
+      std::lock_guard lk(mu_);
+      if (uint64_t(a) > peak_asked_) {
+        peak_asked_ = uint64_t(a);
+        waste_at_peak_ = g > a ? uint64_t(g - a) : 0;
+      }
+    }
+  }
+  bool on_ = false;
+  std::atomic<int64_t> asked_{0}, given_{0};
+  std::mutex mu_;
+  uint64_t peak_asked_ = 0, waste_at_peak_ = 0;
+};
+
 inline void* make_block(size_t size, uint64_t tag) {
   void* p = checked(std::malloc(size), size);
   stamp(p, size, tag);
+  if (WasteMeter::get().on()) WasteMeter::get().alloc(p, size);
   return p;
 }
 
+// Frees a block of make_block's that check() has passed.
+inline void free_checked(void* p, size_t size) {
+  if (WasteMeter::get().on()) WasteMeter::get().free(p, size);
+  std::free(p);
+}
+
+// Frees a block of make_block's, checked; returns its size.
 inline size_t free_block(void* p) {
   const size_t size = check(p);
-  std::free(p);
+  free_checked(p, size);
   return size;
 }
 
@@ -491,7 +539,13 @@ public:
         .add("seconds", seconds)
         .add("live_peak_bytes", live_peak_bytes)
         .add("rss_peak_kb", rss_peak_kb())
-        .add("rss_end_kb", rss_now_kb());
+        .add("rss_end_kb", rss_now_kb())
+        .waste();
+  }
+  Result& waste() {
+    const WasteMeter& w = WasteMeter::get();
+    if (!w.on()) return *this;
+    return add("asked_peak_bytes", w.asked_peak()).add("waste_at_peak_bytes", w.waste_at_peak());
   }
   // Peak RSS over peak live bytes (1.0: no overhead at all).
   Result& frag_ratio(uint64_t live_peak_bytes) {

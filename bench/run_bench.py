@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 
 ALLOCATORS = ["mallocim", "glibc", "jemalloc", "mimalloc", "tcmalloc"]
 # Variants asked for by name only (--allocators): malloc-im with profiling on, to measure what
-# the sampled profile costs side by side with the plain library.
-VARIANTS = ["mallocim-profile"]
+# the sampled profile costs side by side with the plain library; malloc-im with the fixed size
+# classes only, to measure what adaptive classes buy.
+VARIANTS = ["mallocim-profile", "mallocim-fixed"]
 PROFILE_DIR = tempfile.mkdtemp(prefix="mallocim-bench-profile-")
 atexit.register(shutil.rmtree, PROFILE_DIR, True)
 
@@ -37,6 +38,8 @@ def variant_env(allocator):
     """Environment a variant adds to the allocator's run."""
     if allocator == "mallocim-profile":
         return {"MALLOCIM_PROFILE": os.path.join(PROFILE_DIR, "p")}
+    if allocator == "mallocim-fixed":
+        return {"MALLOCIM_ADAPTIVE_CLASSES": "0"}
     return {}
 PEER_LIBS = {
     "jemalloc": ["libjemalloc.so.2", "libjemalloc.so"],
@@ -210,7 +213,7 @@ def resolve_allocators(wanted, build_dir, overrides):
                 continue
         elif name == "glibc":
             path = None
-        elif name in ("mallocim", "mallocim-profile"):
+        elif name.startswith("mallocim"):
             path = os.path.join(build_dir, "libmallocim.so")
             if not os.path.isfile(path):
                 skipped.append(f"mallocim: {path} not built, skipped "
@@ -411,6 +414,16 @@ class Cell:
             return None
         return median_of(self.runs, key)
 
+    def waste_pct(self):
+        """Internal waste at the asked-bytes peak, % of the asked bytes (runs made with --waste)."""
+        if self.failure or not self.runs:
+            return None
+        try:
+            return median_of(self.runs, lambda r: 100.0 * float(r.result["waste_at_peak_bytes"])
+                             / max(1.0, float(r.result["asked_peak_bytes"])))
+        except (KeyError, ValueError):
+            return None
+
     def extra(self, key, divisor):
         if self.failure or not self.runs:
             return None
@@ -537,8 +550,9 @@ def best_peer(cells, name, allocators, key):
     return best
 
 
-def print_suite(runs, cases, allocators, reps, quick):
-    """One table per workload (peak RSS and time against the best peer) and the summary."""
+def print_suite(runs, cases, allocators, reps, quick, waste=False):
+    """One table per workload (peak RSS and time against the best peer) and the summary; with
+    waste, the internal waste of each allocator at the asked-bytes peak too."""
     cells = {}
     for r in runs:
         cells.setdefault((r.workload, r.threads, r.allocator), Cell([])).runs.append(r)
@@ -547,6 +561,7 @@ def print_suite(runs, cases, allocators, reps, quick):
     time_key = lambda r: r.seconds
     matrix = {}  # (workload, allocator) -> RSS ratio to the best peer
     time_ratios = {a: [] for a in allocators}
+    waste_of = {a: [] for a in allocators}
     best_of = {}
     print("\npeak RSS: the workload's VmHWM (redis: the server's); ratio = allocator / the best "
           "(lowest) peer of that workload,\nmarked *; time: the workload's own seconds, ratio to "
@@ -561,6 +576,8 @@ def print_suite(runs, cases, allocators, reps, quick):
                 f"{'peak/live':>9} {'time s':>8} {'/fastest':>8}")
         extras = [e for e in wl.extras if e[0] != "frag_ratio"]  # peak/live is a column
         head += "".join(f"  {h:>14}" for _, h, _ in extras)
+        if waste:
+            head += f"  {'waste %':>8}"
         print(head)
         for a in allocators:
             cell = cells.get((name, 1, a))
@@ -581,6 +598,11 @@ def print_suite(runs, cases, allocators, reps, quick):
             row += (f" {rss / 1024:>12.1f} {fmt(rr, 10)} {fmt(live, 9, 1)} {fmt(per_live, 9)} "
                     f"{t:>8.3f} {fmt(tr, 8)}")
             row += "".join(f"  {fmt(cell.extra(k, d), 14, 1)}" for k, _, d in extras)
+            if waste:
+                w = cell.waste_pct()
+                row += f"  {fmt(w, 8, 1)}"
+                if w is not None:
+                    waste_of[a].append(w)
             print(row)
             matrix[(name, a)] = rr
             if tr is not None:
@@ -610,10 +632,18 @@ def print_suite(runs, cases, allocators, reps, quick):
                                             for a in allocators))
     print("(RSS: allocator / the lowest peer; time: allocator / the fastest peer; geometric "
           "means over the workloads where both ran)")
+    if waste:
+        print(f"{'mean waste %':<25}" + "".join(
+            fmt(sum(waste_of[a]) / len(waste_of[a]) if waste_of[a] else None, width, 1)
+            for a in allocators))
+        print("(waste: bytes handed out beyond the bytes asked (malloc_usable_size), over the live "
+              "blocks at the asked-bytes peak,\n % of the asked bytes, averaged over the workloads "
+              "that measure it; --waste runs pay one malloc_usable_size per block in time)")
 
 
 PLOT_COLORS = {"mallocim": "#d62728", "glibc": "#1f77b4", "jemalloc": "#2ca02c",
-               "mimalloc": "#9467bd", "tcmalloc": "#ff7f0e", "mallocim-profile": "#8c564b"}
+               "mimalloc": "#9467bd", "tcmalloc": "#ff7f0e", "mallocim-profile": "#8c564b",
+               "mallocim-fixed": "#e377c2"}
 
 
 def read_trace(path):
@@ -791,6 +821,9 @@ def parse_args(argv):
                         "mallocim, else the first allocator)")
     p.add_argument("--lib", type=lib_override, action="append", default=[], metavar="NAME=PATH",
                    help="use this library for an allocator instead of the one found")
+    p.add_argument("--waste", action="store_true",
+                   help="with --suite: also measure each allocator's internal waste (usable size "
+                        "beyond the request) at the peak, in the workloads of our own")
     p.add_argument("--csv", metavar="FILE", help="write every run's raw figures to FILE")
     p.add_argument("--timeout", type=float, default=600, metavar="S",
                    help="seconds per run before it is killed (default 600)")
@@ -887,8 +920,9 @@ def main(argv):
                             cmd += ["--preload", allocs[a] or libc or ""]
                         if out_dir:
                             cmd += ["--trace", trace_path(out_dir, name, a, rep)]
+                        env = dict(wl.env or {}, **({"BENCH_WASTE": "1"} if args.waste else {}))
                         run = measure(name, threads, a, rep, cmd, allocs[a], args.timeout,
-                                      wl.env, not wl.preload_arg)
+                                      env, not wl.preload_arg)
                     runs.append(run)
                     if not run.ok:
                         shown = f"FAILED ({run.status})"
@@ -905,7 +939,7 @@ def main(argv):
         print("\ninterrupted; figures so far:", file=sys.stderr)
 
     if args.suite:
-        print_suite(runs, cases, order, args.reps, args.quick)
+        print_suite(runs, cases, order, args.reps, args.quick, args.waste)
         write_plots(runs, cases, order, out_dir)
         write_csv(os.path.join(out_dir, "runs.csv"), runs)
         print(f"\ntraces (ms,rss_kb,live_bytes per run): {os.path.join(out_dir, 'traces')}/"

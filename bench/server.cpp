@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
           const size_t size = std::clamp<size_t>(req / 4 + rng.below(req * 4), 32, 1 << 20);
           void* resp = make_block(size, rng.next());
           meter.add(w, int64_t(size));
-          std::free(b.req[j]); // allocated by a producer
+          free_checked(b.req[j], req); // allocated by a producer
           meter.add(w, -int64_t(req));
           void*& slot = slots[rng.below(active)];
           release(slot);

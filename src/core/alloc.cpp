@@ -23,9 +23,10 @@ void* out_of_memory() {
 // Smallest class at least `size` whose blocks are aligned to `align`. Pages start on 64 KiB
 // boundaries, so a page of one class aligns its blocks to the largest power of two dividing the
 // size; guests in mixed pages (core/mixed.h) only up to 64 B, unless the size is a power of two.
+// Fixed classes only: their sizes map to themselves through any lookup the tuner writes.
 unsigned aligned_class(size_t size, size_t align) {
-  for (unsigned c = size_to_class(size); c < kNumClasses; ++c) {
-    size_t bs = class_size(c);
+  for (unsigned c = size_to_fixed_class(size); c < kNumClasses; ++c) {
+    size_t bs = kClasses.size[c];
     if (bs % align == 0 && (align <= 64 || (bs & (bs - 1)) == 0)) return c;
   }
   return kNumClasses;

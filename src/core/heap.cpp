@@ -17,6 +17,7 @@
 #include "stats/profile.h"
 #include "stats/stats.h"
 #include "platform/os.h"
+#include "policy/class_tuner.h"
 #include "policy/options.h"
 
 namespace mallocim {
@@ -48,8 +49,30 @@ uint64_t g_exited_slow_calls = 0;
 
 // ---- pages abandoned by exited threads, by size class ----------------------------------------
 SpinLock g_abandon_lock;
-PageQueue g_abandoned[kNumClasses];
-std::atomic<uint32_t> g_abandoned_count[kNumClasses];
+PageQueue g_abandoned[kMaxClasses];
+std::atomic<uint32_t> g_abandoned_count[kMaxClasses];
+
+// ---- the heap's copy of the size lookup ------------------------------------------------------
+MI_INLINE void direct_set(Heap* h, unsigned c, Page* pg) {
+  h->direct[c] = pg;
+  for (unsigned w = h->words_first[c], last = h->words_last[c]; w <= last; ++w) h->direct_w[w] = pg;
+}
+
+// Takes a new copy of the size lookup for direct_w. Every entry the lookup ever holds is a class
+// large enough for its words, even one read while the tuner rewrites it, and so is any class
+// whose last word lies further on: direct_set may write a page into the words between.
+void classes_sync(Heap* h) {
+  h->class_epoch = g_class_epoch.load(std::memory_order_acquire);
+  memset(h->words_first, 0xff, sizeof h->words_first);
+  memset(h->words_last, 0, sizeof h->words_last);
+  for (unsigned w = 0; w < kDirectWords; ++w) {
+    unsigned c = size_to_class(w * 8);
+    h->word_class[w] = uint8_t(c);
+    if (h->words_first[c] > w) h->words_first[c] = uint8_t(w);
+    h->words_last[c] = uint8_t(w);
+    h->direct_w[w] = h->direct[c];
+  }
+}
 
 Heap* heap_struct_alloc() {
   LockGuard g(g_heap_lock);
@@ -71,7 +94,7 @@ Heap* heap_struct_alloc() {
   }
   memset(static_cast<void*>(h), 0, sizeof(Heap));
   for (auto& d : h->direct) d = &g_empty_page;
-  for (auto& d : h->direct_w) d = &g_empty_page;
+  classes_sync(h);
   h->next = g_live_heaps;
   if (g_live_heaps) g_live_heaps->prev = h;
   g_live_heaps = h;
@@ -108,22 +131,6 @@ void queue_remove(PageQueue& q, Page* p) {
   if (p->next) p->next->prev = p->prev; else q.last = p->prev;
   p->next = p->prev = nullptr;
 }
-// The request sizes in words (Heap::direct_w) that class c serves: (w_first[c-1], w_last[c]].
-constexpr struct DirectWords {
-  uint8_t last[kNumClasses];
-  constexpr DirectWords() : last{} {
-    for (unsigned c = 0; c < kNumClasses; ++c)
-      last[c] = uint8_t(class_size_calc(c) <= kDirectMax ? class_size_calc(c) / 8 : 0);
-  }
-} kDirectWordsOf;
-
-MI_INLINE void direct_set(Heap* h, unsigned c, Page* pg) {
-  h->direct[c] = pg;
-  unsigned last = kDirectWordsOf.last[c];
-  if (last == 0) return;  // above kDirectMax
-  for (unsigned w = c == 0 ? 0 : kDirectWordsOf.last[c - 1] + 1u; w <= last; ++w) h->direct_w[w] = pg;
-}
-
 MI_INLINE void sync_direct(Heap* h, unsigned c) {
   Page* first = h->queues[c].first;
   // While sampling, a page serves the fast path only once its list has been counted.
@@ -281,8 +288,8 @@ Page* mixed_take(Heap* h, unsigned c) {
   }
   looked = 0;
   unsigned first = h->mixed_class;
-  for (unsigned k = 0; k < kNumClasses && looked < kMixedLook; ++k) {
-    unsigned from = (first + k) % kNumClasses;
+  for (unsigned k = 0; k < kMaxClasses && looked < kMixedLook; ++k) {
+    unsigned from = (first + k) % kMaxClasses;
     if (from == c || h->slow_calls - h->class_slow_at[from] < kHotSlowCalls) continue;
     // A page looked at goes to the back of its (cold) queue, so that the looks go round the
     // whole queue instead of the same first pages each time.
@@ -307,7 +314,7 @@ Page* mixed_take(Heap* h, unsigned c) {
       pg = next;
     }
     sync_direct(h, from);
-    h->mixed_class = (from + 1) % kNumClasses;  // the next look starts further on
+    h->mixed_class = (from + 1) % kMaxClasses;  // the next look starts further on
   }
   return nullptr;
 }
@@ -426,8 +433,14 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
     }
     return heap_malloc_small(h, size);
   }
+  // The class again, from the heap's copy of the lookup where direct_w served the fast path,
+  // taken anew if the tuner changed the lookup since.
+  if (MI_UNLIKELY(h->class_epoch != g_class_epoch.load(std::memory_order_relaxed))) classes_sync(h);
+  if (size <= kDirectMax) c = h->word_class[(size + 7) >> 3];
+  if (MI_UNLIKELY(class_size(c) < size)) c = size_to_fixed_class(size);  // a lookup entry seen before its class's size
   h->slow_calls++;
   h->class_slow_at[c] = h->slow_calls;
+  if (size > kTunedMin && (h->slow_calls & 7) == 0 && option(Opt::adaptive_classes)) class_tuner_note(size);
   if ((h->slow_calls & 63) == 0 && option(Opt::sparse_pages)) heap_sparse_pass(h, os::now_ms(), SparsePass::timed);
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   if (MI_UNLIKELY(g_sampling) && (h->slow_calls & 15) == 1) profile_tick();  // the clock, now and then
@@ -599,7 +612,7 @@ void* heap_list_damaged(Page* pg, Block* b) {
 void heap_release_cached(Heap* h) {
   if (h == &g_empty_heap) return;
   uint64_t now = os::now_ms();
-  for (unsigned c = 0; c < kNumClasses; ++c) {
+  for (unsigned c = 0; c < kMaxClasses; ++c) {
     PageQueue& q = h->queues[c];
     for (Page* pg = q.first; pg;) {
       Page* next = pg->next;
@@ -619,7 +632,7 @@ void heap_release_cached(Heap* h) {
 void heap_thread_exit(Heap* h) {
   if (h == &g_empty_heap || h == nullptr) return;
   t_heap = &g_empty_heap;  // frees from later destructors take the remote path
-  for (unsigned c = 0; c < kNumClasses; ++c) {
+  for (unsigned c = 0; c < kMaxClasses; ++c) {
     while (Page* pg = h->queues[c].first) {
       queue_remove(h->queues[c], pg);
       abandon_or_release(pg);
@@ -641,7 +654,7 @@ size_t abandoned_sweep() {
   size_t freed = 0;
   uint64_t now = os::now_ms();
   LockGuard g(g_abandon_lock);
-  for (unsigned c = 0; c < kNumClasses; ++c) {
+  for (unsigned c = 0; c < kMaxClasses; ++c) {
     for (Page* pg = g_abandoned[c].first; pg;) {
       Page* next = pg->next;
       page_collect(pg);

@@ -26,8 +26,8 @@ constexpr size_t kDirectWords = kDirectMax / 8 + 1;
 
 struct Heap {
   Page* direct_w[kDirectWords];  // by (size + 7) / 8, for size <= kDirectMax
-  Page* direct[kNumClasses];
-  PageQueue queues[kNumClasses];
+  Page* direct[kMaxClasses];
+  PageQueue queues[kMaxClasses];
   PageQueue full;       // pages with no free block when last looked at (all classes)
   PageQueue full_mixed; // the same, of mixed pages: the gaps they left may take another class
   size_t full_count;
@@ -42,11 +42,17 @@ struct Heap {
   uint64_t next_sparse_ms;    // the next pass over sparse pages (core/sparse.h)
   unsigned sparse_class;      // where the pass under way resumes
   unsigned mixed_class;       // where the look for a page to mix starts (core/mixed.h)
-  uint64_t class_slow_at[kNumClasses];  // slow_calls when the class was last in the slow path
-  bool borrowing[kNumClasses];  // the class's last slow path borrowed from a large region
+  uint64_t class_slow_at[kMaxClasses];  // slow_calls when the class was last in the slow path
+  bool borrowing[kMaxClasses];  // the class's last slow path borrowed from a large region
+  // The heap's copy of the size lookup for direct_w (policy/class_tuner.h), taken at class_epoch:
+  // the class of each word, and the words each class serves, first and last (none: first > last).
+  uint32_t class_epoch;
+  uint8_t word_class[kDirectWords];
+  uint8_t words_first[kMaxClasses];
+  uint8_t words_last[kMaxClasses];
   // Sampling (core/sample.h): bytes to go until the next sample, per small class and one for
   // large and huge blocks; the generator drawing the gaps; the thread's number in profiles.
-  int64_t sample_left[kNumClasses + 1];
+  int64_t sample_left[kMaxClasses + 1];
   uint64_t sample_rng;
   uint32_t thread_no;
 };

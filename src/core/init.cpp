@@ -13,6 +13,7 @@
 #include "core/secret.h"
 #include "core/segmap.h"
 #include "platform/os.h"
+#include "policy/class_tuner.h"
 #include "policy/options.h"
 #include "stats/profile.h"
 #include "stats/stats.h"
@@ -32,7 +33,7 @@ void on_thread_exit(void* heap) { heap_thread_exit(static_cast<Heap*>(heap)); }
 // ---- fork: every lock is taken before fork and released on both sides, so the child never
 // inherits a structure another thread was half-way through changing. A lock the forking thread
 // itself holds (fork from a signal handler that interrupted malloc) is left alone.
-constexpr int kForkLocks = 6;
+constexpr int kForkLocks = 7;
 SpinLock* g_fork_locks[kForkLocks];  // in the order they are taken; set by init
 bool g_fork_skipped[kForkLocks];
 
@@ -68,8 +69,8 @@ bool init_slow() {
   sample_init();
   if (!segmap_init()) return false;
   if (pthread_key_create(&g_heap_key, on_thread_exit) != 0) return false;
-  SpinLock* locks[kForkLocks] = {&purge_lock(), &heap_registry_lock(), &heap_abandon_lock(),
-                                 &pool_lock(), &huge_cache_lock(), &mixed_lock()};
+  SpinLock* locks[kForkLocks] = {&class_tuner_lock(), &purge_lock(), &heap_registry_lock(),
+                                 &heap_abandon_lock(), &pool_lock(), &huge_cache_lock(), &mixed_lock()};
   for (int i = 0; i < kForkLocks; ++i) g_fork_locks[i] = locks[i];
   __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
   pthread_atfork(fork_prepare, fork_release, fork_child);

@@ -172,7 +172,7 @@ void page_unstash(Page* pg) {
 void sample_count_large(void* p, size_t size) {
   Heap* h = heap_for_thread();
   if (!h) return;
-  int64_t& left = h->sample_left[kNumClasses];
+  int64_t& left = h->sample_left[kMaxClasses];
   if (left > int64_t(size)) {
     left -= int64_t(size);
     return;

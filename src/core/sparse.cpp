@@ -153,7 +153,7 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want) {
   // 64 slow paths), each resuming at the class where the last one stopped.
   size_t budget = force ? ~size_t(0) : size_t(1) << 14, released = 0;
   unsigned c = timed ? h->sparse_class : 0;
-  for (; c < kNumClasses && budget && released < want; ++c) {
+  for (; c < kMaxClasses && budget && released < want; ++c) {
     size_t bs = class_size(c);
     for (Page* pg = h->queues[c].first; pg && budget && released < want; pg = pg->next) {
       if (pg == h->direct[c] || pg->sample_rest || pg->mixed) continue;

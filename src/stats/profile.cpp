@@ -54,7 +54,7 @@ void** g_arena = nullptr;
 size_t g_arena_used = 0;
 uint64_t g_next_id = 0;
 uint64_t g_dropped = 0;  // samples the live table had no room for
-size_t g_small_live[kNumClasses];  // live samples that are small blocks, by class
+size_t g_small_live[kMaxClasses];  // live samples that are small blocks, by class
 double g_live_weight = 0, g_live_requested = 0;  // what the live samples stand for
 uint64_t g_start_ms = 0;
 uint64_t g_interval_ms = 1;                // between snapshots
@@ -208,16 +208,28 @@ uint32_t stack_intern(void* const* frames, int depth) {
 }
 
 // ---- snapshots ---------------------------------------------------------------------------------
+bool g_class_emitted[kMaxClasses];
+
+// "class" lines for the classes that have a size and none yet (adaptive ones get theirs later).
+void emit_new_classes() {
+  for (unsigned c = 0; c < kMaxClasses; ++c) {
+    if (g_class_emitted[c] || class_size(c) == 0) continue;
+    g_class_emitted[c] = true;
+    EMIT("class %u %zu\n", c, class_size(c));
+  }
+}
+
 void snapshot(uint64_t t) {
   im_stats s;
-  ClassFigures classes[kNumClasses];
+  ClassFigures classes[kMaxClasses];
   stats_collect_classes(&s, classes);
   size_t rss = os::rss_bytes();
   LockGuard g(g_lock);
   if (g_fd < 0) return;
+  emit_new_classes();
   EMIT("snap %zu %zu %zu %zu %zu %zu\n", size_t(t), rss, s.live_bytes, s.free_bytes, s.metadata_bytes,
        s.purged_bytes);
-  for (unsigned c = 0; c < kNumClasses; ++c)
+  for (unsigned c = 0; c < kMaxClasses; ++c)
     if (classes[c].pages)
       EMIT("cls %zu %u %zu %zu\n", size_t(t), c, classes[c].blocks * class_size(c), classes[c].carved_bytes);
   flush();
@@ -305,7 +317,7 @@ void profile_init() {
   EMIT("meta pid %d\nmeta program %s\nmeta rate %zu\nmeta version %s\n", os::process_id(), exe,
        size_t(sample_rate()), MALLOCIM_VERSION_STRING);
   EMIT("meta page_size %zu\nmeta interval_ms %zu\n", os::hw().page_size, size_t(g_interval_ms));
-  for (unsigned c = 0; c < kNumClasses; ++c) EMIT("class %u %zu\n", c, class_size(c));
+  emit_new_classes();
   flush();
   atexit(at_exit);
 }
@@ -366,7 +378,7 @@ void profile_fork_child() {
 void profile_sampled_small(size_t* blocks) {
   if (!g_active) return;
   LockGuard g(g_lock);
-  for (unsigned c = 0; c < kNumClasses; ++c) blocks[c] += g_small_live[c];
+  for (unsigned c = 0; c < kMaxClasses; ++c) blocks[c] += g_small_live[c];
 }
 
 SampleFigures profile_live_figures() {

@@ -27,7 +27,7 @@ struct SampleFigures {
   size_t requested;   // of which the program asked for
 };
 SampleFigures profile_live_figures();
-// Adds, per small size class, the sampled blocks live now (blocks: kNumClasses counters).
+// Adds, per small size class, the sampled blocks live now (blocks: kMaxClasses counters).
 void profile_sampled_small(size_t* blocks);
 
 }  // namespace mallocim

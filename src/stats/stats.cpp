@@ -12,6 +12,7 @@
 #include "core/page_pool.h"
 #include "debug/report.h"
 #include "platform/os.h"
+#include "policy/class_tuner.h"
 #include "policy/options.h"
 #include "stats/profile.h"
 
@@ -88,9 +89,9 @@ void collect(im_stats* out, ClassFigures* classes, FreeFigures* where = nullptr)
   out->metadata_bytes += heaps.created * sizeof(Heap);
   out->live_bytes = out->small_live_bytes + out->large_live_bytes + out->huge_live_bytes;
   if (classes) {
-    size_t sampled[kNumClasses] = {};
+    size_t sampled[kMaxClasses] = {};
     profile_sampled_small(sampled);
-    for (unsigned c = 0; c < kNumClasses; ++c) classes[c].sampled = sampled[c];
+    for (unsigned c = 0; c < kMaxClasses; ++c) classes[c].sampled = sampled[c];
   }
 }
 
@@ -112,12 +113,12 @@ void at_exit() { stats_print("at exit"); }
 
 void stats_collect(im_stats* out) { collect(out, nullptr); }
 void stats_collect_classes(im_stats* out, ClassFigures* classes) {
-  memset(classes, 0, sizeof(ClassFigures) * kNumClasses);
+  memset(classes, 0, sizeof(ClassFigures) * kMaxClasses);
   collect(out, classes);
 }
 
 void stats_print(const char* when) {
-  static ClassFigures classes[kNumClasses];
+  static ClassFigures classes[kMaxClasses];
   memset(classes, 0, sizeof classes);
   im_stats s;
   FreeFigures fr;
@@ -158,18 +159,24 @@ void stats_print(const char* when) {
               s.segments, s.large_regions, s.huge_blocks);
   report_line("  threads: %zu live, %zu seen; slow-path calls: %zu; sparse pages reused by another class: %zu",
               s.threads_live, s.threads_seen, size_t(heaps.slow_calls), mixed_made());
+  ClassTunerFigures tf = class_tuner_figures();
+  if (tf.given)
+    report_line("  adaptive size classes: %u in use, %u sized so far (of %u)%s", tf.active, tf.given,
+                kAdaptiveClasses, tf.full ? "; some hot sizes found no free slot" : "");
   // The size classes holding the most memory.
   report_line("  small size classes by resident bytes:");
   for (int shown = 0; shown < 8; ++shown) {
     int best = -1;
-    for (unsigned i = 0; i < kNumClasses; ++i)
+    for (unsigned i = 0; i < kMaxClasses; ++i)
       if ((classes[i].pages || classes[i].sampled) && (best < 0 || classes[i].carved_bytes > classes[best].carved_bytes)) best = int(i);
     if (best < 0) break;
     ClassFigures& f = classes[best];
     size_t live = f.blocks * class_size(unsigned(best));
-    report_line("    %6zu B  %9zu blocks  %6zu pages  %s resident, %zu%% live", class_size(unsigned(best)),
+    report_line("    %6zu B  %9zu blocks  %6zu pages  %s resident, %zu%% live%s", class_size(unsigned(best)),
                 f.blocks + f.sampled, f.pages, human(a, sizeof a, f.carved_bytes),
-                f.carved_bytes ? live * 100 / f.carved_bytes : 0);
+                f.carved_bytes ? live * 100 / f.carved_bytes : 0,
+                !class_is_adaptive(unsigned(best)) ? ""
+                : class_is_active(unsigned(best)) ? "  (adaptive class)" : "  (adaptive class, retired)");
     f.pages = f.sampled = 0;
   }
 }

@@ -22,7 +22,7 @@ struct FreeFigures {
 struct ClassFigures {
   size_t blocks, pages, carved_bytes, sampled;
 };
-// stats_collect plus the per-class figures (classes: kNumClasses entries).
+// stats_collect plus the per-class figures (classes: kMaxClasses entries).
 void stats_collect_classes(im_stats* out, ClassFigures* classes);
 // The summary on stderr; `when` says what asked for it ("at exit", "on signal 12", ...).
 void stats_print(const char* when);
