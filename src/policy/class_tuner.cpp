@@ -25,7 +25,8 @@ constexpr unsigned kBinHi = kSmallMax / 16;
 constexpr uint32_t kRoundNotes = 512;   // notes between rounds
 constexpr uint32_t kMinNotes = 32;      // a class needs this many (decayed) to be split
 constexpr uint32_t kColdNotes = 2;      // an adaptive class with fewer retires
-constexpr unsigned kMinSavedPct = 3;    // a split must save this share of the class's bytes
+constexpr unsigned kMinSavedPct = 4;    // a split must save this share of the class's bytes
+constexpr unsigned kHotShare = 4;       // at a size with 1/kHotShare of the class's notes or more
 constexpr unsigned kSplitsPerRound = 4;
 
 std::atomic<uint32_t> g_bins[kBinHi + 1];
@@ -94,7 +95,10 @@ bool round_locked() {
       changed = true;
     }
   }
-  // Each class interval (lo, hi]: the boundary inside that saves the most, if it saves enough.
+  // Each class interval (lo, hi]: the boundary inside, at a hot size, that saves the most, if it
+  // saves enough. Sizes spread evenly over a class never qualify: no size is hot, and no boundary
+  // would save 4 % (at most 2.8 %, half the waste of the half below it; the margin keeps chance
+  // clusters among a few notes from splitting classes).
   Split best[kSplitsPerRound] = {};
   for (unsigned lo = kBinLo, hi; lo < kBinHi; lo = hi) {
     for (hi = lo + 1; !boundary[hi]; ++hi) {}
@@ -105,7 +109,7 @@ bool round_locked() {
     for (unsigned k = lo + 1; k < hi; ++k) {
       below += n[k];
       uint64_t saved = below * (hi - k);
-      if (saved > s.saved) s = {saved, k};
+      if (n[k] * kHotShare >= total && saved > s.saved) s = {saved, k};
     }
     if (s.saved * 100 < uint64_t(kMinSavedPct) * total * hi) continue;
     for (unsigned i = 0; i < kSplitsPerRound; ++i)  // keep the largest few

@@ -54,7 +54,7 @@ TEST_F(ClassTuner, AHotSizeGetsAClassOfItsOwn) {
 }
 
 TEST_F(ClassTuner, EvenlySpreadSizesAreLeftAlone) {
-  // Any boundary inside would save under 3 % of the class's bytes.
+  // No size is hot, and any boundary inside would save under 3 % of the class's bytes.
   for (unsigned i = 0; i < 4 * kRound; ++i) class_tuner_note(4097 + (i * 37) % 512);
   class_tuner_round();
   EXPECT_FALSE(class_is_adaptive(size_to_class(4300)));
@@ -85,17 +85,27 @@ TEST_F(ClassTuner, AClassRetiresWhenItsSizeGoesColdAndComesBackWithIt) {
 }
 
 TEST_F(ClassTuner, TwoHotSizesInOneClassEachGetOne) {
-  // 2330 and 2450 share the class of 2560. A round splits a class once; the next one splits
-  // what is left above the first boundary.
+  // 4200 and 4400 share the class of 4608. A round splits a class once, at the boundary that
+  // saves the most (4208, three notes in four); the next one splits what is left above it.
   for (int r = 0; r < 3; ++r) {
-    note(2330, kRound / 2);
-    note(2450, kRound / 2);
+    note(4200, kRound * 3 / 4);
+    note(4400, kRound / 4);
     class_tuner_round();
   }
-  EXPECT_EQ(class_size(size_to_class(2330)), 2336u);
-  EXPECT_EQ(class_size(size_to_class(2450)), 2464u);
-  EXPECT_EQ(class_size(size_to_class(2465)), 2560u);
+  EXPECT_EQ(class_size(size_to_class(4200)), 4208u);
+  EXPECT_EQ(class_size(size_to_class(4400)), 4400u);
+  EXPECT_EQ(class_size(size_to_class(4401)), 4608u);
   expect_lookup_sound();
+}
+
+TEST_F(ClassTuner, ASizeThatIsNotHotIsLeftAlone) {
+  // A boundary at 4128 would save 4.5 % of the class's bytes, but 4100 and 4120 each hold only a
+  // fifth of its notes (the rest spread evenly): no size is hot.
+  for (unsigned i = 0; i < 2 * kRound; ++i)
+    class_tuner_note(i % 5 == 0 ? 4100 : i % 5 == 1 ? 4120 : 4097 + (i * 37) % 512);
+  class_tuner_round();
+  EXPECT_EQ(class_size(size_to_class(4120)), 4608u);
+  EXPECT_EQ(class_size(size_to_class(4100)), 4608u);
 }
 
 TEST_F(ClassTuner, HeapsFollowTheLookupOnTheirNextSlowPath) {
