@@ -132,6 +132,9 @@ SUITE_WORKLOADS = {
                        False, ["--live-mb", "128"], ["--live-mb", "32"],
                        [("rss_after_free_kb", "after free MiB", 1024),
                         ("rss_refill_kb", "refilled MiB", 1024)], suite="frag"),
+    "types": Workload("a program's own types: a dozen fixed sizes over 256 B, skewed, set changes",
+                      False, ["--live-mb", "128"], ["--live-mb", "32"],
+                      [("rss_full_kb", "full MiB", 1024)], suite="frag"),
     "redis": Workload("redis-server: fill keys of 16-512 B, delete half, refill with 64-1024 B",
                       False, ["--keys", "1000000"], ["--keys", "100000"],
                       [("used_refill_kb", "used_memory MiB", 1024),
@@ -153,7 +156,7 @@ SUITE_WORKLOADS = {
                               env={"PYTHONMALLOC": "malloc"}),
 }
 WORKLOADS.update(SUITE_WORKLOADS)
-SUITES = {"frag": ["frag", "cache", "phases", "server", "burst", "sparse", "redis", "python",
+SUITES = {"frag": ["frag", "cache", "phases", "server", "burst", "sparse", "types", "redis", "python",
                    "python-malloc"]}
 PEERS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 # Interpreter of the Python workloads: the system's (a pyenv shim is a shell script, which

@@ -35,7 +35,9 @@ SpinLock g_lock;
 bool g_active[kMaxClasses];  // adaptive classes in the lookup (under g_lock)
 uint64_t g_rounds, g_changes, g_full;
 
-bool fixed_boundary(unsigned k) { return class_size_calc(size_to_class_calc(size_t(k) * 16)) == size_t(k) * 16; }
+bool fixed_boundary(unsigned k) { return kClasses.size[size_to_fixed_class(size_t(k) * 16)] == k * 16u; }
+// What a block of bin k's size takes in its page (size_class.h), in bytes.
+uint64_t footprint(unsigned k) { return block_footprint(size_t(k) * 16); }
 
 void set_active(unsigned c, bool on) {
   __atomic_store_n(&g_active[c], on, __ATOMIC_RELAXED);
@@ -69,7 +71,7 @@ unsigned class_of_size(unsigned k) {
 }
 
 struct Split {
-  uint64_t saved;  // notes x 16-byte units saved
+  uint64_t saved;  // notes x bytes of page saved
   unsigned at;     // the new boundary, in bins
 };
 
@@ -95,8 +97,9 @@ bool round_locked() {
       changed = true;
     }
   }
-  // Each class interval (lo, hi]: the boundary inside, at a hot size, that saves the most, if it
-  // saves enough. Sizes spread evenly over a class never qualify: no size is hot, and no boundary
+  // Each class interval (lo, hi]: the boundary inside, at a hot size, that saves the most page
+  // memory, if it saves enough. (Above 4 KiB none can: every fixed class there fits one block
+  // fewer per page than the class below it.) Sizes spread evenly over a class never qualify: no size is hot, and no boundary
   // would save 4 % (at most 2.8 %, half the waste of the half below it; the margin keeps chance
   // clusters among a few notes from splitting classes).
   Split best[kSplitsPerRound] = {};
@@ -108,10 +111,10 @@ bool round_locked() {
     Split s{0, 0};
     for (unsigned k = lo + 1; k < hi; ++k) {
       below += n[k];
-      uint64_t saved = below * (hi - k);
+      uint64_t saved = below * (footprint(hi) - footprint(k));
       if (n[k] * kHotShare >= total && saved > s.saved) s = {saved, k};
     }
-    if (s.saved * 100 < uint64_t(kMinSavedPct) * total * hi) continue;
+    if (s.saved * 100 < uint64_t(kMinSavedPct) * total * footprint(hi)) continue;
     for (unsigned i = 0; i < kSplitsPerRound; ++i)  // keep the largest few
       if (s.saved > best[i].saved) {
         Split t = best[i];

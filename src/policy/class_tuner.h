@@ -5,10 +5,11 @@
 // Slow paths note the sizes they serve (a slow path runs about once per page's worth of blocks,
 // so the notes follow the allocation traffic of each class at no cost to the fast path). Every
 // kRoundNotes notes a round looks at each class over 256 B: where a class boundary at a hot size
-// (a quarter of the class's notes or more, in a 16-byte step) would save 4 % of the class's bytes
-// or more, that size gets a class of its own, one of kAdaptiveClasses. A class whose
-// traffic stops retires: the lookup sends its sizes to the next class up again; its pages live
-// on until their blocks are freed, and the size keeps its slot, to come back if the traffic does.
+// (a quarter of the class's notes or more, in a 16-byte step) would save 4 % or more of the page
+// memory the class's blocks take, that size gets a class of its own, one of kAdaptiveClasses.
+// A class whose traffic stops retires: the lookup sends its sizes to the next class up again; its
+// pages live on until their blocks are freed, and the size keeps its slot, to come back if the
+// traffic does.
 // Counts halve each round, so the classes follow a program whose sizes move on.
 //
 // free stays O(1) and unchanged: a block's size is its page's, whichever class the page has.

@@ -43,22 +43,29 @@ class ClassTuner : public ::testing::Test {
 }  // namespace
 
 TEST_F(ClassTuner, AHotSizeGetsAClassOfItsOwn) {
-  ASSERT_EQ(class_size(size_to_class(1100)), 1152u);
+  ASSERT_EQ(class_size(size_to_class(1100)), 1168u);
   note(1100, kRound);
   class_tuner_round();
   unsigned c = size_to_class(1100);
   EXPECT_TRUE(class_is_adaptive(c));
   EXPECT_EQ(class_size(c), 1104u);  // 1100 rounded to 16 B
-  EXPECT_EQ(size_to_class(1105), size_to_class(1152)) << "sizes above keep their class";
+  EXPECT_EQ(size_to_class(1105), size_to_class(1168)) << "sizes above keep their class";
   expect_lookup_sound();
 }
 
 TEST_F(ClassTuner, EvenlySpreadSizesAreLeftAlone) {
-  // No size is hot, and any boundary inside would save under 3 % of the class's bytes.
-  for (unsigned i = 0; i < 4 * kRound; ++i) class_tuner_note(4097 + (i * 37) % 512);
+  // No size is hot, and any boundary inside would save under 3 % of the class's page memory.
+  for (unsigned i = 0; i < 4 * kRound; ++i) class_tuner_note(1025 + (i * 37) % 144);
   class_tuner_round();
-  EXPECT_FALSE(class_is_adaptive(size_to_class(4300)));
+  EXPECT_FALSE(class_is_adaptive(size_to_class(1100)));
   EXPECT_EQ(class_tuner_figures().active, 0u);
+}
+
+TEST_F(ClassTuner, NoClassWhereAPageWouldHoldNoMoreBlocks) {
+  // 4700 B is 7 % below its class (5040 B), but 4704 B blocks fit 13 to a page as well.
+  note(4700, kRound);
+  class_tuner_round();
+  EXPECT_EQ(class_size(size_to_class(4700)), 5040u);
 }
 
 TEST_F(ClassTuner, SmallRequestsAreNotNoted) {
@@ -85,27 +92,27 @@ TEST_F(ClassTuner, AClassRetiresWhenItsSizeGoesColdAndComesBackWithIt) {
 }
 
 TEST_F(ClassTuner, TwoHotSizesInOneClassEachGetOne) {
-  // 4200 and 4400 share the class of 4608. A round splits a class once, at the boundary that
-  // saves the most (4208, three notes in four); the next one splits what is left above it.
+  // 1040 and 1100 share the class of 1168. A round splits a class once, at the boundary that
+  // saves the most (1040); the next one splits what is left above it.
   for (int r = 0; r < 3; ++r) {
-    note(4200, kRound * 3 / 4);
-    note(4400, kRound / 4);
+    note(1040, kRound / 2);
+    note(1100, kRound / 2);
     class_tuner_round();
   }
-  EXPECT_EQ(class_size(size_to_class(4200)), 4208u);
-  EXPECT_EQ(class_size(size_to_class(4400)), 4400u);
-  EXPECT_EQ(class_size(size_to_class(4401)), 4608u);
+  EXPECT_EQ(class_size(size_to_class(1040)), 1040u);
+  EXPECT_EQ(class_size(size_to_class(1100)), 1104u);
+  EXPECT_EQ(class_size(size_to_class(1105)), 1168u);
   expect_lookup_sound();
 }
 
 TEST_F(ClassTuner, ASizeThatIsNotHotIsLeftAlone) {
-  // A boundary at 4128 would save 4.5 % of the class's bytes, but 4100 and 4120 each hold only a
-  // fifth of its notes (the rest spread evenly): no size is hot.
-  for (unsigned i = 0; i < 2 * kRound; ++i)
-    class_tuner_note(i % 5 == 0 ? 4100 : i % 5 == 1 ? 4120 : 4097 + (i * 37) % 512);
+  // A boundary at 1056 would save 4.7 % of the class's page memory, but 1030 and 1050 each hold
+  // only a sixth of its notes (the rest spread evenly): no size is hot.
+  for (unsigned i = 0; i < 3 * kRound; ++i)
+    class_tuner_note(i % 6 == 0 ? 1030 : i % 6 == 1 ? 1050 : 1025 + (i * 37) % 144);
   class_tuner_round();
-  EXPECT_EQ(class_size(size_to_class(4120)), 4608u);
-  EXPECT_EQ(class_size(size_to_class(4100)), 4608u);
+  EXPECT_EQ(class_size(size_to_class(1050)), 1168u);
+  EXPECT_EQ(class_size(size_to_class(1030)), 1168u);
 }
 
 TEST_F(ClassTuner, HeapsFollowTheLookupOnTheirNextSlowPath) {
@@ -133,7 +140,7 @@ TEST_F(ClassTuner, BlocksOfARetiredClassStayWhole) {
     v.push_back(p);
   }
   class_tuner_reset();
-  ASSERT_EQ(class_size(size_to_class(2400)), 2560u);
+  ASSERT_EQ(class_size(size_to_class(2400)), 2608u);
   for (size_t i = 0; i < v.size(); ++i) {
     EXPECT_EQ(im_usable_size(v[i]), 2400u);
     EXPECT_EQ(v[i][2399], (unsigned char)i);
@@ -174,7 +181,7 @@ TEST_F(ClassTuner, TheLookupChangesUnderThreadsThatAllocate) {
   };
   std::thread a(worker, 1), b(worker, 2);
   // Two sets of hot sizes in turn, each long enough for the other's classes to go cold.
-  const size_t sets[2][4] = {{300, 1100, 2600, 4700}, {700, 1700, 6700, 6700}};
+  const size_t sets[2][4] = {{300, 1100, 2400, 2900}, {700, 1700, 1300, 1300}};
   for (int r = 0; r < 60; ++r) {
     for (size_t s : sets[(r / 20) % 2]) note(s, kRound / 4);
     class_tuner_round();
