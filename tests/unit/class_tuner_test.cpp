@@ -43,29 +43,29 @@ class ClassTuner : public ::testing::Test {
 }  // namespace
 
 TEST_F(ClassTuner, AHotSizeGetsAClassOfItsOwn) {
-  ASSERT_EQ(class_size(size_to_class(1100)), 1168u);
+  ASSERT_EQ(class_size(size_to_class(1100)), 1152u);
   note(1100, kRound);
   class_tuner_round();
   unsigned c = size_to_class(1100);
   EXPECT_TRUE(class_is_adaptive(c));
   EXPECT_EQ(class_size(c), 1104u);  // 1100 rounded to 16 B
-  EXPECT_EQ(size_to_class(1105), size_to_class(1168)) << "sizes above keep their class";
+  EXPECT_EQ(size_to_class(1105), size_to_class(1152)) << "sizes above keep their class";
   expect_lookup_sound();
 }
 
 TEST_F(ClassTuner, EvenlySpreadSizesAreLeftAlone) {
   // No size is hot, and any boundary inside would save under 3 % of the class's page memory.
-  for (unsigned i = 0; i < 4 * kRound; ++i) class_tuner_note(1025 + (i * 37) % 144);
+  for (unsigned i = 0; i < 4 * kRound; ++i) class_tuner_note(1025 + (i * 37) % 128);
   class_tuner_round();
   EXPECT_FALSE(class_is_adaptive(size_to_class(1100)));
   EXPECT_EQ(class_tuner_figures().active, 0u);
 }
 
 TEST_F(ClassTuner, NoClassWhereAPageWouldHoldNoMoreBlocks) {
-  // 4700 B is 7 % below its class (5040 B), but 4704 B blocks fit 13 to a page as well.
-  note(4700, kRound);
+  // 6700 B is 6.5 % below its class (7168 B), but 6704 B blocks fit 9 to a page as well.
+  note(6700, kRound);
   class_tuner_round();
-  EXPECT_EQ(class_size(size_to_class(4700)), 5040u);
+  EXPECT_EQ(class_size(size_to_class(6700)), 7168u);
 }
 
 TEST_F(ClassTuner, SmallRequestsAreNotNoted) {
@@ -92,7 +92,7 @@ TEST_F(ClassTuner, AClassRetiresWhenItsSizeGoesColdAndComesBackWithIt) {
 }
 
 TEST_F(ClassTuner, TwoHotSizesInOneClassEachGetOne) {
-  // 1040 and 1100 share the class of 1168. A round splits a class once, at the boundary that
+  // 1040 and 1100 share the class of 1152. A round splits a class once, at the boundary that
   // saves the most (1040); the next one splits what is left above it.
   for (int r = 0; r < 3; ++r) {
     note(1040, kRound / 2);
@@ -101,18 +101,18 @@ TEST_F(ClassTuner, TwoHotSizesInOneClassEachGetOne) {
   }
   EXPECT_EQ(class_size(size_to_class(1040)), 1040u);
   EXPECT_EQ(class_size(size_to_class(1100)), 1104u);
-  EXPECT_EQ(class_size(size_to_class(1105)), 1168u);
+  EXPECT_EQ(class_size(size_to_class(1105)), 1152u);
   expect_lookup_sound();
 }
 
 TEST_F(ClassTuner, ASizeThatIsNotHotIsLeftAlone) {
-  // A boundary at 1056 would save 4.7 % of the class's page memory, but 1030 and 1050 each hold
-  // only a sixth of its notes (the rest spread evenly): no size is hot.
+  // A boundary at 1056 would save 4.5 % of the class's page memory, but 1030 and 1050 each hold
+  // only a seventh of its notes (the rest spread evenly): no size is hot.
   for (unsigned i = 0; i < 3 * kRound; ++i)
-    class_tuner_note(i % 6 == 0 ? 1030 : i % 6 == 1 ? 1050 : 1025 + (i * 37) % 144);
+    class_tuner_note(i % 7 == 0 ? 1030 : i % 7 == 1 ? 1050 : 1025 + (i * 37) % 128);
   class_tuner_round();
-  EXPECT_EQ(class_size(size_to_class(1050)), 1168u);
-  EXPECT_EQ(class_size(size_to_class(1030)), 1168u);
+  EXPECT_EQ(class_size(size_to_class(1050)), 1152u);
+  EXPECT_EQ(class_size(size_to_class(1030)), 1152u);
 }
 
 TEST_F(ClassTuner, HeapsFollowTheLookupOnTheirNextSlowPath) {
@@ -140,7 +140,7 @@ TEST_F(ClassTuner, BlocksOfARetiredClassStayWhole) {
     v.push_back(p);
   }
   class_tuner_reset();
-  ASSERT_EQ(class_size(size_to_class(2400)), 2608u);
+  ASSERT_EQ(class_size(size_to_class(2400)), 2560u);
   for (size_t i = 0; i < v.size(); ++i) {
     EXPECT_EQ(im_usable_size(v[i]), 2400u);
     EXPECT_EQ(v[i][2399], (unsigned char)i);
