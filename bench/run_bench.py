@@ -776,9 +776,9 @@ def thread_list(text):
 
 def lib_override(text):
     name, sep, path = text.partition("=")
-    if not sep or name not in ALLOCATORS or name == "glibc":
-        raise argparse.ArgumentTypeError("expected NAME=PATH with NAME one of "
-                                         + ", ".join(a for a in ALLOCATORS if a != "glibc"))
+    names = [a for a in ALLOCATORS + VARIANTS if a != "glibc"]
+    if not sep or name not in names:
+        raise argparse.ArgumentTypeError("expected NAME=PATH with NAME one of " + ", ".join(names))
     return name, path
 
 

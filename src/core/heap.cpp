@@ -440,7 +440,7 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
   if (MI_UNLIKELY(class_size(c) < size)) c = size_to_fixed_class(size);  // a lookup entry seen before its class's size
   h->slow_calls++;
   h->class_slow_at[c] = h->slow_calls;
-  if (size > kTunedMin && (h->slow_calls & 7) == 0 && option(Opt::adaptive_classes)) class_tuner_note(size);
+  if (size > kTunedMin && (h->slow_calls & 1) == 0 && option(Opt::adaptive_classes)) class_tuner_note(size);
   if ((h->slow_calls & 63) == 0 && option(Opt::sparse_pages)) heap_sparse_pass(h, os::now_ms(), SparsePass::timed);
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   if (MI_UNLIKELY(g_sampling) && (h->slow_calls & 15) == 1) profile_tick();  // the clock, now and then

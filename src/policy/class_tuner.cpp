@@ -22,7 +22,7 @@ namespace {
 // boundaries are in these units below.
 constexpr unsigned kBinLo = kTunedMin / 16;   // a boundary, not a bin: sizes above it are noted
 constexpr unsigned kBinHi = kSmallMax / 16;
-constexpr uint32_t kRoundNotes = 512;   // notes between rounds
+constexpr uint32_t kRoundNotes = 256;   // notes between rounds
 constexpr uint32_t kMinNotes = 32;      // a class needs this many (decayed) to be split
 constexpr uint32_t kColdNotes = 2;      // an adaptive class with fewer retires
 constexpr unsigned kMinSavedPct = 4;    // a split must save this share of the class's bytes
