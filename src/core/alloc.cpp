@@ -34,9 +34,15 @@ unsigned aligned_class(size_t size, size_t align) {
 
 }  // namespace
 
+bool g_medium_regions = true;
+
 void* alloc_large_or_huge(size_t size, size_t align) {
   if (!ensure_init()) return out_of_memory();
-  void* p = size <= kLargeMax && align <= kLargeMax ? large_malloc(t_heap, size, align)
+  // The thread's heap keeps its preferred region: threads that only ever allocate medium or
+  // large blocks get one too, so that they do not share one region (and its lock).
+  Heap* h = t_heap != &g_empty_heap ? t_heap : heap_for_thread();
+  if (!h) return out_of_memory();
+  void* p = size <= kLargeMax && align <= kLargeMax ? large_malloc(h, size, align)
                                                     : huge_malloc(size, align);
   if (!p) return out_of_memory();
   if (MI_UNLIKELY(g_sampling)) sample_count_large(p, size);
@@ -64,7 +70,7 @@ void* alloc_aligned(size_t align, size_t size) {
   if (align <= 16) return alloc(size < align ? align : size);
   if (size <= kSmallMax && align <= kSmallMax) {
     unsigned c = aligned_class(size, align);
-    if (c < kNumClasses) return alloc(class_size(c));
+    if (c < kNumClasses && class_size(c) <= pages_max()) return heap_malloc_small(t_heap, class_size(c));
   }
   if (size > kMaxRequest) return out_of_memory();
   return alloc_large_or_huge(size, align);
@@ -102,7 +108,7 @@ void* realloc_impl(void* p, size_t size) {
   } else if (r->kind == RegionKind::small) {
     if (size <= old && size >= old / 2) return p;
   } else if (r->kind == RegionKind::large) {
-    if (size > kSmallMax && size <= kLargeMax &&
+    if (size > pages_max() && size <= kLargeMax &&
         large_resize_in_place(reinterpret_cast<LargeRegion*>(r), p, size))
       return p;
   } else if (size > kLargeMax || size >= old / 2) {

@@ -14,9 +14,16 @@ void* calloc_impl(size_t count, size_t size);
 size_t usable_size(const void* p);
 size_t trim_impl();
 
+// Medium blocks (over kDirectMax, up to kSmallMax) come from the boundary-tag regions, best fit
+// with immediate coalescing (core/large.h), unless MALLOCIM_MEDIUM_REGIONS=0 keeps them in size-
+// class pages. Set once at start-up.
+extern bool g_medium_regions;
+// The largest request size-class pages serve.
+MI_INLINE size_t pages_max() { return g_medium_regions ? kDirectMax : kSmallMax; }
+
 MI_INLINE void* alloc(size_t size) {
   if (MI_LIKELY(size <= kDirectMax)) return heap_malloc_small(t_heap, size);
-  if (size <= kSmallMax) return heap_malloc_small(t_heap, size);
+  if (size <= kSmallMax && !g_medium_regions) return heap_malloc_small(t_heap, size);
   return alloc_large_or_huge(size, 16);
 }
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "core/alloc.h"
 #include "core/background.h"
 #include "core/heap.h"
 #include "core/huge.h"
@@ -66,6 +67,7 @@ bool init_slow() {
   os::init();
   g_secret = os::random_u64();
   options_init();
+  g_medium_regions = option(Opt::medium_regions) != 0;
   sample_init();
   if (!segmap_init()) return false;
   if (pthread_key_create(&g_heap_key, on_thread_exit) != 0) return false;

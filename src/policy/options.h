@@ -9,6 +9,7 @@ namespace mallocim {
 #define MALLOCIM_OPTIONS(X)                                                                       \
   X(purge_delay_ms,      100,  "ms a free page stays resident before it goes back to the OS (0: at once, -1: never)") \
   X(background_thread,   1,    "1: a thread returns memory that stays free while the program makes no calls, and takes profile snapshots") \
+  X(medium_regions,      1,    "1: blocks over 1 KiB (up to 8 KiB) come from the boundary-tag regions, best fit with coalescing; 0: from size-class pages") \
   X(adaptive_classes,    1,    "1: request sizes over 256 B that are common and waste much in their size class get a class of their own size") \
   X(mixed_pages,         1,    "1: instead of fresh memory, a sparse page of a size class gone cold takes blocks of another class between its live ones") \
   X(borrow_large,        1,    "1: instead of a fresh page, blocks of 1 KiB and up take free memory of the large-block regions that is still resident") \

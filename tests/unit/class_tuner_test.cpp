@@ -130,22 +130,22 @@ TEST_F(ClassTuner, HeapsFollowTheLookupOnTheirNextSlowPath) {
 // Blocks of a class keep their size after the class retires: frees, realloc and usable size
 // read their page, whichever class the lookup names now.
 TEST_F(ClassTuner, BlocksOfARetiredClassStayWhole) {
-  note(2400, kRound);
+  note(600, kRound);
   class_tuner_round();
   std::vector<unsigned char*> v;
   for (int i = 0; i < 200; ++i) {
-    auto* p = static_cast<unsigned char*>(im_malloc(2400));
-    ASSERT_EQ(im_usable_size(p), 2400u);
-    memset(p, i, 2400);
+    auto* p = static_cast<unsigned char*>(im_malloc(600));
+    ASSERT_EQ(im_usable_size(p), 608u);
+    memset(p, i, 600);
     v.push_back(p);
   }
   class_tuner_reset();
-  ASSERT_EQ(class_size(size_to_class(2400)), 2560u);
+  ASSERT_EQ(class_size(size_to_class(600)), 640u);
   for (size_t i = 0; i < v.size(); ++i) {
-    EXPECT_EQ(im_usable_size(v[i]), 2400u);
-    EXPECT_EQ(v[i][2399], (unsigned char)i);
+    EXPECT_EQ(im_usable_size(v[i]), 608u);
+    EXPECT_EQ(v[i][599], (unsigned char)i);
   }
-  void* grown = im_realloc(v[0], 2390);  // fits the block it has
+  void* grown = im_realloc(v[0], 605);  // fits the block it has
   EXPECT_EQ(grown, v[0]);
   std::thread t([&] {
     for (size_t i = 1; i < v.size(); i += 2) im_free(v[i]);

@@ -141,6 +141,13 @@ bool from_large_region(const void* p) {
   return r && r->kind == RegionKind::large;
 }
 
+// Medium blocks (1-8 KiB) in size-class pages, as with MALLOCIM_MEDIUM_REGIONS=0, for the
+// test's scope.
+struct MediumInPages {
+  MediumInPages() { g_medium_regions = false; }
+  ~MediumInPages() { g_medium_regions = true; }
+};
+
 // Large blocks freed (their memory still resident in the large regions), no empty page left
 // resident anywhere: then as many 1100-byte blocks as that memory would hold.
 std::vector<void*> medium_after_large() {
@@ -163,8 +170,10 @@ std::vector<void*> medium_after_large() {
 }  // namespace
 
 // A program whose sizes move from large blocks to medium ones: the medium blocks take the memory
-// the large ones left, still resident, before fresh pages (MALLOCIM_BORROW_LARGE).
+// the large ones left, still resident, before fresh pages (MALLOCIM_BORROW_LARGE, with medium
+// blocks in pages).
 TEST(Heap, MediumBlocksBorrowFreeLargeMemoryBeforeAFreshPage) {
+  MediumInPages pages;
   std::vector<void*> v = medium_after_large();
   size_t borrowed = 0;
   for (void* p : v) {
@@ -178,6 +187,7 @@ TEST(Heap, MediumBlocksBorrowFreeLargeMemoryBeforeAFreshPage) {
 }
 
 TEST(Heap, BorrowingTurnedOff) {
+  MediumInPages pages;
   g_options[int(Opt::borrow_large)] = 0;
   std::vector<void*> v = medium_after_large();
   for (void* p : v) EXPECT_FALSE(from_large_region(p));
@@ -188,6 +198,7 @@ TEST(Heap, BorrowingTurnedOff) {
 // Borrowed blocks are large blocks in every way: another thread frees them, realloc grows and
 // shrinks them, keeping their bytes.
 TEST(Heap, BorrowedBlocksFreedByAnotherThreadAndReallocated) {
+  MediumInPages pages;
   std::vector<void*> v = medium_after_large();
   std::vector<void*> borrowed, rest;
   for (void* p : v) (from_large_region(p) ? borrowed : rest).push_back(p);
@@ -205,4 +216,32 @@ TEST(Heap, BorrowedBlocksFreedByAnotherThreadAndReallocated) {
   });
   t.join();
   for (void* p : rest) im_free(p);
+}
+
+// Blocks over 1 KiB come from the regions (MALLOCIM_MEDIUM_REGIONS, the default): best fit with
+// coalescing, aligned requests aligned, realloc in place, frees from any thread.
+TEST(Heap, MediumBlocksComeFromTheRegions) {
+  void* small = im_malloc(1024);
+  EXPECT_FALSE(from_large_region(small));
+  std::vector<void*> v;
+  for (size_t s = 1025; s <= kSmallMax; s += 509) {
+    void* p = im_malloc(s);
+    ASSERT_TRUE(from_large_region(p)) << s;
+    EXPECT_EQ(uintptr_t(p) % 16, 0u);
+    EXPECT_GE(im_usable_size(p), s);
+    memset(p, 3, s);
+    v.push_back(p);
+  }
+  void* page_aligned = im_aligned_alloc(4096, 4096);
+  EXPECT_EQ(uintptr_t(page_aligned) % 4096, 0u);
+  EXPECT_GE(im_usable_size(page_aligned), 4096u);
+  void* grown = im_realloc(v.back(), kSmallMax + 100);  // the block after it is free: in place
+  EXPECT_EQ(grown, v.back());
+  v.back() = grown;
+  std::thread t([&] {
+    for (void* p : v) im_free(p);
+  });
+  t.join();
+  im_free(page_aligned);
+  im_free(small);
 }
