@@ -34,7 +34,7 @@ extern std::atomic<uint32_t> g_class_epoch;
 void class_tuner_note(size_t size);
 // Runs a round now (the notes so far); returns whether the lookup changed.
 bool class_tuner_round();
-// Retires every adaptive class and drops the notes (tests, and MALLOCIM_ADAPTIVE_CLASSES=0 at init).
+// Retires every adaptive class and drops the notes (tests).
 void class_tuner_reset();
 
 struct ClassTunerFigures {
