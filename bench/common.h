@@ -493,6 +493,21 @@ private:
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
+// Makes blocks of the sizes size() draws at table[count], table[count + 1], ... until at least
+// `target` bytes are live, ticking the trace; returns the live bytes (count and ops advance).
+template <class Size>
+uint64_t fill_table(void** table, size_t& count, uint64_t live, uint64_t target, Size size, Rng& rng,
+                    Tracer& trace, uint64_t& ops) {
+  while (live < target) {
+    const size_t n = size();
+    table[count++] = make_block(n, rng.next());
+    live += n;
+    ++ops;
+    trace.tick(live);
+  }
+  return live;
+}
+
 // Checks and frees every block of table[0..count), ticking the trace; returns the live bytes
 // left of `live`.
 inline uint64_t free_table(void* const* table, size_t count, Tracer& trace, uint64_t live) {

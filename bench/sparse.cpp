@@ -35,13 +35,8 @@ int main(int argc, char** argv) {
   Rng rng(seed);
 
   Stopwatch clock;
-  while (live < target) {
-    const size_t size = kFirst[rng.below(std::size(kFirst))];
-    table[count++] = make_block(size, rng.next());
-    live += size;
-    ++ops;
-    trace.tick(live);
-  }
+  live = fill_table(table, count, live, target, [&] { return kFirst[rng.below(std::size(kFirst))]; },
+                    rng, trace, ops);
   live_peak = live;
   const uint64_t rss_full = rss_now_kb();
   trace.sample(live);

@@ -5,7 +5,7 @@
 // Here --types sizes are drawn once (spread evenly over the powers of two from 257 B to 8 KiB:
 // below 256 B size classes are 16 B apart and have little to waste), the i-th most common
 // allocated with weight 1/(i+1); one allocation in five is a string of 16 B - 4 KiB instead.
-// Blocks are made until about --live-mb MiB are live; from then on, each new block first frees
+// Blocks are made until --live-mb MiB are live; from then on, each new block first frees
 // random live ones until it fits under that mark, until --turnover percent of the blocks live at
 // the mark have been made anew;
 // halfway through, the program moves on to a new set of types (a new module, a new phase), so
@@ -59,14 +59,7 @@ int main(int argc, char** argv) {
   types.draw_set(rng, unsigned(ntypes));
 
   Stopwatch clock;
-  while (count < capacity) {
-    const size_t size = types.draw(rng);
-    if (live + size > target) break;
-    table[count++] = make_block(size, rng.next());
-    live += size;
-    ++ops;
-    trace.tick(live);
-  }
+  live = fill_table(table, count, live, target, [&] { return types.draw(rng); }, rng, trace, ops);
   live_peak = live;
   const uint64_t rss_full = rss_now_kb();
   const uint64_t replace = count * turnover / 100;
