@@ -23,7 +23,7 @@ MI_INLINE size_t pages_max() { return g_medium_regions ? kDirectMax : kSmallMax;
 
 MI_INLINE void* alloc(size_t size) {
   if (MI_LIKELY(size <= kDirectMax)) return heap_malloc_small(t_heap, size);
-  if (size <= kSmallMax && !g_medium_regions) return heap_malloc_small(t_heap, size);
+  if (size <= pages_max()) return heap_malloc_small(t_heap, size);
   return alloc_large_or_huge(size, 16);
 }
 

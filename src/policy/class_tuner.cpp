@@ -98,10 +98,10 @@ bool round_locked() {
     }
   }
   // Each class interval (lo, hi]: the boundary inside, at a hot size, that saves the most page
-  // memory, if it saves enough. (None can where the class's blocks and the smaller ones fit
-  // as many to a page: 6704 B and 7168 B both fit 9.) Sizes spread evenly over a class never qualify: no size is hot, and no boundary
-  // would save 4 % (at most 2.8 %, half the waste of the half below it; the margin keeps chance
-  // clusters among a few notes from splitting classes).
+  // memory, if it saves enough. (None can where the class's blocks and the smaller ones fit as
+  // many to a page: 6704 B and 7168 B both fit 9.) Sizes spread evenly over a class never
+  // qualify: no size is hot, and no boundary would save 4 % (at most 2.8 %, half the waste of
+  // the half below it; the margin keeps chance clusters among a few notes from splitting classes).
   Split best[kSplitsPerRound] = {};
   for (unsigned lo = kBinLo, hi; lo < kBinHi; lo = hi) {
     for (hi = lo + 1; !boundary[hi]; ++hi) {}
