@@ -71,10 +71,17 @@ unsigned bin_of(size_t size) {
 
 void bin_insert(LargeRegion* r, LargeFree* f) {
   unsigned b = bin_of(hdr_size(&f->hdr));
-  f->prev = nullptr;
-  f->next = r->bins[b];
-  if (f->next) f->next->prev = f;
-  r->bins[b] = f;
+  if (f->hdr.flags & kPurged) {  // at the tail
+    f->next = nullptr;
+    f->prev = r->tails[b];
+    if (f->prev) f->prev->next = f; else r->bins[b] = f;
+    r->tails[b] = f;
+  } else {
+    f->prev = nullptr;
+    f->next = r->bins[b];
+    if (f->next) f->next->prev = f; else r->tails[b] = f;
+    r->bins[b] = f;
+  }
   r->bitmap.store(r->bitmap.load(std::memory_order_relaxed) | (uint64_t(1) << b),
                   std::memory_order_relaxed);
 }
@@ -99,7 +106,7 @@ void bin_remove(LargeRegion* r, LargeFree* f) {
   if (!link_ok(r, f, f->next, true) || (f->prev ? !link_ok(r, f, f->prev, false) : r->bins[b] != f))
     corrupted(f, "heap corruption: links of a free block overwritten (overflow or write after free)");
   if (f->prev) f->prev->next = f->next; else r->bins[b] = f->next;
-  if (f->next) f->next->prev = f->prev;
+  if (f->next) f->next->prev = f->prev; else r->tails[b] = f->prev;
   if (!r->bins[b])
     r->bitmap.store(r->bitmap.load(std::memory_order_relaxed) & ~(uint64_t(1) << b),
                     std::memory_order_relaxed);
@@ -382,8 +389,9 @@ bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size) {
 }
 
 namespace {
-// Gives back the pages wholly inside free block f, past its header and links; returns bytes.
-size_t purge_free_block(LargeFree* f) {
+// Gives back the pages wholly inside free block f, past its header and links, and moves it to
+// the purged end of its bin; returns bytes.
+size_t purge_free_block(LargeRegion* r, LargeFree* f) {
   size_t page = os::hw().page_size, released = 0;
   uintptr_t lo = align_up(uintptr_t(f) + sizeof(LargeFree), page);
   uintptr_t hi = align_down(uintptr_t(f) + hdr_size(&f->hdr), page);
@@ -391,7 +399,21 @@ size_t purge_free_block(LargeFree* f) {
     os::purge(reinterpret_cast<void*>(lo), hi - lo);
     released = hi - lo;
   }
+  bin_remove(r, f);
   hdr_write(&f->hdr, hdr_size(&f->hdr), uint16_t(f->hdr.flags | kPurged));
+  bin_insert(r, f);
+  return released;
+}
+
+// Purges the blocks of bin b free since before older_than_ms (all: ~0), until `want` bytes went
+// back; returns bytes.
+size_t purge_bin(LargeRegion* r, unsigned b, uint64_t older_than_ms, size_t want) {
+  size_t released = 0;
+  for (LargeFree *f = r->bins[b], *next; f && released < want; f = next) {
+    if (f->hdr.flags & kPurged) break;  // the rest are purged too
+    next = f->next;
+    if (f->since_ms <= older_than_ms) released += purge_free_block(r, f);
+  }
   return released;
 }
 }  // namespace
@@ -407,10 +429,8 @@ size_t large_purge(uint64_t older_than_ms, bool wait_for_locks) {
     if (wait_for_locks) r->lock.lock();
     else if (!r->lock.try_lock()) continue;
     bool idle = wait_for_locks || r->used_ms.load(std::memory_order_relaxed) <= older_than_ms;
-    for (unsigned b = idle ? 0 : small_bins; b < kLargeBins; ++b) {
-      for (LargeFree* f = r->bins[b]; f; f = f->next)
-        if (!(f->hdr.flags & kPurged) && f->since_ms <= older_than_ms) released += purge_free_block(f);
-    }
+    for (unsigned b = idle ? 0 : small_bins; b < kLargeBins; ++b)
+      released += purge_bin(r, b, older_than_ms, ~size_t(0));
     r->lock.unlock();
   }
   return released;
@@ -424,10 +444,8 @@ size_t large_purge_bytes(size_t want) {
   for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r && released < want;
        r = r->newer.load(std::memory_order_acquire)) {
     if (!r->lock.try_lock()) continue;
-    for (unsigned b = kLargeBins; b-- > lowest && released < want;) {  // the largest blocks first
-      for (LargeFree* f = r->bins[b]; f && released < want; f = f->next)
-        if (!(f->hdr.flags & kPurged)) released += purge_free_block(f);
-    }
+    for (unsigned b = kLargeBins; b-- > lowest && released < want;)  // the largest blocks first
+      released += purge_bin(r, b, ~uint64_t(0), want - released);
     r->lock.unlock();
   }
   return released;

@@ -29,7 +29,10 @@ struct LargeRegion {
   uint8_t* area_begin;  // first block header
   uint8_t* area_end;    // the end sentinel header
   std::atomic<uint64_t> bitmap;  // non-empty bins (read without the lock as a hint)
+  // Each bin lists blocks not yet purged first, newest first, then purged ones: a purge pass
+  // stops at the first purged block instead of walking them all again.
   LargeFree* bins[kLargeBins];
+  LargeFree* tails[kLargeBins];
   size_t used_bytes;  // usable bytes of live blocks
   uint32_t used_blocks;
   bool fork_skipped;  // its lock was held by the forking thread itself

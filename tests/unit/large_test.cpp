@@ -129,3 +129,24 @@ TEST(Large, PurgeGivesFreeBlocksBack) {
   large_free(region_of(p), p);
   EXPECT_GE(large_purge(UINT64_MAX, true), (1u << 20) - 8192);
 }
+
+// A bin lists its unpurged blocks before its purged ones, so a purge stops at the first purged
+// block: a block freed after others of its bin were purged must still go back.
+TEST(Large, PurgeFindsNewFreeBlocksBehindPurgedOnes) {
+  ASSERT_TRUE(ensure_init());
+  constexpr size_t kSize = 200000;  // one bin: the same size each time
+  void* keep[4];
+  void* blocks[4];
+  for (int i = 0; i < 4; ++i) {  // live separators keep the free blocks apart
+    blocks[i] = large_malloc(t_heap, kSize, 16);
+    keep[i] = large_malloc(t_heap, 64, 16);
+    ASSERT_TRUE(blocks[i] && keep[i]);
+    memset(blocks[i], 1, kSize);
+  }
+  for (int i = 0; i < 3; ++i) large_free(region_of(blocks[i]), blocks[i]);
+  large_purge(UINT64_MAX, true);  // the three go back, to the purged end of their bin
+  large_free(region_of(blocks[3]), blocks[3]);
+  EXPECT_GE(large_purge(UINT64_MAX, true), kSize - 8192) << "the newest free block was not purged";
+  EXPECT_EQ(large_purge(UINT64_MAX, true), 0u) << "purged blocks were walked and purged again";
+  for (void* k : keep) large_free(region_of(k), k);
+}
