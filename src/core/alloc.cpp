@@ -82,7 +82,9 @@ size_t usable_size(const void* p) {
   switch (r->kind) {
     case RegionKind::small: {
       const Page* pg = page_of(reinterpret_cast<Segment*>(r), p);
-      return MI_UNLIKELY(__atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE)) ? mixed_usable(pg, p) : pg->block_size;
+      // Without residents left, a mixed page's live blocks are all guests of its class.
+      bool residents = __atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE) & kMixedResidents;
+      return MI_UNLIKELY(residents) ? mixed_usable(pg, p) : pg->block_size;
     }
     case RegionKind::large: return large_usable(reinterpret_cast<LargeRegion*>(r), p);
     case RegionKind::huge: return huge_usable(reinterpret_cast<HugeHeader*>(r));

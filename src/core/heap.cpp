@@ -524,6 +524,9 @@ void page_event(Heap* h, Page* pg) {
     mixed_free_other(pg, b);  // a resident, or a misuse
     if (pg->state == PageState::full || !page_empty(pg)) return;
   }
+  // No resident left (residents only ever go): the owner's frees of guests need no event now.
+  if (MI_UNLIKELY(pg->mixed & kMixedResidents) && mixed_residents(pg) == 0)
+    __atomic_store_n(&pg->mixed, kMixedPage, __ATOMIC_RELAXED);
   if (pg->state == PageState::full) {
     queue_remove(full_list(h, pg), pg);
     full_to_queue(h, pg);

@@ -250,12 +250,10 @@ bool mixed_prepare(Page* pg, unsigned c) {
     if (add_start[w]) m->start[w].fetch_or(add_start[w], std::memory_order_release);
   for (size_t w = 0; w < kWords; ++w) m->guest[w].store(guest[w], std::memory_order_release);
   memcpy(m->left, left, sizeof left);
-  if (fresh) {
-    pg->mix = m;
-    // Published before the page's class changes: another thread's free that sees the new
-    // block_size also sees mixed (heap_free_remote looks again before it reports).
-    __atomic_store_n(&pg->mixed, true, __ATOMIC_RELEASE);
-  }
+  if (fresh) pg->mix = m;
+  // Published before the page's class changes: another thread's free that sees the new
+  // block_size also sees mixed (heap_free_remote looks again before it reports).
+  __atomic_store_n(&pg->mixed, uint8_t(kMixedPage | kMixedResidents), __ATOMIC_RELEASE);
   pg->size_class = uint8_t(c);
   __atomic_store_n(&pg->block_size, uint32_t(bs), __ATOMIC_RELAXED);  // remote frees read it
   pg->reserved = pg->capacity = uint32_t(guests);
@@ -358,7 +356,7 @@ size_t mixed_usable(const Page* pg, const void* p) {
 
 void mixed_release(Page* pg) {
   MixedInfo* m = pg->mix;
-  __atomic_store_n(&pg->mixed, false, __ATOMIC_RELAXED);
+  __atomic_store_n(&pg->mixed, uint8_t(0), __ATOMIC_RELAXED);
   pg->mix = nullptr;
   if (m) info_free(m);
 }

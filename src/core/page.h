@@ -48,7 +48,7 @@ struct alignas(64) Page {
   uint32_t reserved;         // blocks that fit in the page
   uint32_t block_size;
   PageState state;
-  bool mixed;      // holds live blocks of an earlier class too (core/mixed.h)
+  uint8_t mixed;   // kMixed*: holds live blocks of an earlier class too (core/mixed.h)
   uint16_t holes;  // OS pages (4 KiB) given back while the page is in use (core/sparse.h)
   uint8_t size_class;
   bool purged;  // free and given back to the OS: its memory reads as zero
@@ -74,12 +74,18 @@ struct alignas(64) Page {
 
 constexpr uint16_t kNotLooked = 0xffff;
 
-// The owner's free takes the slow path when the page is full, mixed or has holes: one test of
-// the word that holds state, mixed and holes (an owned page is queued or full; bit 1 means full).
+// Page::mixed: the page is mixed; and while any of its residents may still be live, the owner's
+// frees take the page event, which tells residents from guests (once none is left, guests are
+// freed like the blocks of any page).
+constexpr uint8_t kMixedPage = 1, kMixedResidents = 2;
+
+// The owner's free takes the slow path when the page is full, has residents of an earlier class
+// or has holes: one test of the word that holds state, mixed and holes (an owned page is queued
+// or full; bit 1 means full).
 static_assert(offsetof(Page, mixed) == offsetof(Page, state) + 1 &&
               offsetof(Page, holes) == offsetof(Page, state) + 2);
 static_assert(uint8_t(PageState::queued) == 1 && uint8_t(PageState::full) == 2);
-constexpr uint32_t kFreeEventMask = 0xffffff02u;  // little-endian: state bit 1, mixed, holes
+constexpr uint32_t kFreeEventMask = 0xffff0000u | uint32_t(kMixedResidents) << 8 | 0x02u;  // little-endian
 MI_INLINE bool page_free_event(const Page* pg) {
   uint32_t w;
   __builtin_memcpy(&w, &pg->state, sizeof w);

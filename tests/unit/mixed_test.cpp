@@ -124,6 +124,40 @@ TEST(Mixed, ResidentsFreedByTheOwnerLeaveTheListsAlone) {
     if (page_of_block(k) != pg) im_free(k);
 }
 
+// Once its residents are gone, a mixed page's guests are freed like any page's blocks: the
+// owner's frees take no page event, and a guest's usable size is its class's.
+TEST(Mixed, WithoutResidentsGuestFreesTakeNoEvent) {
+  Mixed m;
+  std::vector<void*> guests = take_guests(m, 64);
+  Page* pg = mixed_page(m, guests);
+  ASSERT_NE(pg, nullptr);
+  EXPECT_TRUE(pg->mixed & kMixedResidents);
+  EXPECT_TRUE(page_free_event(pg)) << "residents live: the owner's frees must be told apart";
+  for (unsigned char* k : m.kept)
+    if (page_of_block(k) == pg) im_free(k);
+  std::vector<void*> mine;  // live guests of pg, two at least
+  for (void* g : guests)
+    if (page_of_block(g) == pg) mine.push_back(g);
+  for (size_t i = 0; mine.size() < 2 && i < kPageSize / kNew; ++i) {
+    guests.push_back(im_malloc(kNew));
+    if (page_of_block(guests.back()) == pg) mine.push_back(guests.back());
+  }
+  ASSERT_GE(mine.size(), 2u);
+  im_free(mine.back());  // an event: it sees no resident left
+  mine.pop_back();
+  EXPECT_EQ(pg->mixed, kMixedPage);
+  if (pg->state != PageState::full) EXPECT_FALSE(page_free_event(pg));
+  EXPECT_EQ(im_usable_size(mine[0]), kNew);
+  EXPECT_TRUE(pg->mixed) << "its guests still lie where the layout put them";
+  for (void* g : guests)
+    if (page_of_block(g) != pg || std::find(mine.begin(), mine.end(), g) != mine.end()) im_free(g);
+  for (unsigned char* k : m.kept)
+    if (page_of_block(k) != pg) im_free(k);
+  heap_release_cached(t_heap);
+  EXPECT_EQ(pg->state, PageState::free) << "emptied without events, the page still went back";
+  EXPECT_FALSE(pg->mixed);
+}
+
 TEST(Mixed, ADoubleFreeOfAResidentIsReported) {
   Mixed m;
   std::vector<void*> guests = take_guests(m, 64);
