@@ -79,15 +79,20 @@ bool cache_put(HugeHeader* h, size_t map) {
 
 // The smallest cached mapping of at least `map` bytes, or null. A tail past a quarter more than
 // asked for goes back to the OS: what is kept is resident already.
-HugeHeader* cache_take(size_t map, size_t* got) {
+// The cached mapping that fits map most tightly; else (with `smaller`) the largest one, which the
+// caller grows: its pages already resident serve the block's head.
+HugeHeader* cache_take(size_t map, size_t* got, bool smaller) {
   if (!__atomic_load_n(&g_cache_n, __ATOMIC_RELAXED)) return nullptr;  // the common case: no lock
   HugeHeader* h;
   size_t size;
   {
     LockGuard g(g_cache_lock);
-    int best = -1;
-    for (unsigned i = 0; i < g_cache_n; ++i)
+    int best = -1, largest = -1;
+    for (unsigned i = 0; i < g_cache_n; ++i) {
       if (g_cache[i].map >= map && (best < 0 || g_cache[i].map < g_cache[best].map)) best = int(i);
+      if (largest < 0 || g_cache[i].map > g_cache[largest].map) largest = int(i);
+    }
+    if (best < 0 && smaller) best = largest;
     if (best < 0) return nullptr;
     h = g_cache[best].h;
     size = g_cache[best].map;
@@ -127,7 +132,23 @@ void* huge_malloc(size_t size, size_t align) {
   size_t map = align_up(off + (size ? size : 1), kGranule);  // the block lies inside the mapping
   size_t map_align = align > kGranule ? align : kGranule;
   size_t got = 0;
-  HugeHeader* h = map_align == kGranule ? cache_take(map, &got) : nullptr;
+  HugeHeader* h = map_align == kGranule ? cache_take(map, &got, true) : nullptr;
+  if (h && got < map) {
+    // Smaller than asked: grown in place, or moved (page tables, no copy) to an aligned range of
+    // the full size. Only the growth is fresh memory.
+    if (!os::remap_in_place(h, got, map)) {
+      void* dst = os::map_aligned(map, kGranule);
+      if (dst && os::remap_to(h, got, dst, map)) {
+        h = static_cast<HugeHeader*>(dst);
+      } else {
+        if (dst) os::unmap(dst, map);
+        os::unmap(h, got);
+        h = nullptr;
+      }
+    }
+    if (h) purge_pressure(map - got, Layer::huge);
+    got = map;
+  }
   if (h) {
     map = got;
     h->reused = true;

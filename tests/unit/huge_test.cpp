@@ -89,19 +89,35 @@ TEST(Huge, FreedMappingsAreReusedAndZeroedForCalloc) {
   huge_cache_trim(UINT64_MAX);
 }
 
-TEST(Huge, AMissGivesBackAsMuchOfTheCacheAsItMaps) {
-  // The cache trades places with new blocks instead of adding to them: a block that no cached
-  // mapping fits makes the cache give back as much as it maps, oldest first.
+TEST(Huge, ACachedMappingGrowsForALargerRequest) {
+  // No cached mapping is large enough: the largest one grows (mremap, no copy), so its resident
+  // pages serve the block's head and only the growth is fresh; the other stays cached.
   huge_cache_trim(UINT64_MAX);
   void* a = huge_malloc(3 << 20, 16);  // 4 MiB mappings
   void* b = huge_malloc(3 << 20, 16);
   ASSERT_TRUE(a && b);
+  memset(a, 0x5a, 3 << 20);
+  memset(b, 0x5a, 3 << 20);
   huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(a)), a);
   huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(b)), b);
   ASSERT_EQ(huge_figures().cached, size_t(8) << 20);
-  void* big = huge_malloc(6 << 20, 16);  // an 8 MiB mapping: neither cached one fits
+  auto* big = static_cast<unsigned char*>(huge_malloc(6 << 20, 16));  // an 8 MiB mapping
   ASSERT_NE(big, nullptr);
-  EXPECT_EQ(huge_figures().cached, 0u);
-  huge_free(reinterpret_cast<HugeHeader*>(segmap_lookup(big)), big);
+  EXPECT_EQ(huge_figures().cached, size_t(4) << 20) << "one cached mapping grew into the block";
+  EXPECT_EQ(big[12345], 0x5a) << "the grown mapping's old pages were not reused";
+  EXPECT_EQ(big[(6 << 20) - 1], 0) << "the growth is fresh memory";
+  EXPECT_TRUE(huge_needs_zeroing(big));
+  auto* h = reinterpret_cast<HugeHeader*>(segmap_lookup(big));
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(uintptr_t(h) % kGranule, 0u);
+  EXPECT_GE(h->map_size, size_t(8) << 20);
+  memset(big, 1, 6 << 20);  // every page of it is mapped and writable
+  huge_free(h, big);
+  // calloc of the grown mapping, reused once more, reads zero.
+  auto* z = static_cast<unsigned char*>(im_calloc(1, 6 << 20));
+  ASSERT_NE(z, nullptr);
+  for (size_t i = 0; i < (6u << 20); i += 4093) ASSERT_EQ(z[i], 0) << i;
+  im_free(z);
   huge_cache_trim(UINT64_MAX);
+  EXPECT_EQ(huge_figures().cached, 0u);
 }
