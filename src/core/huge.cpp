@@ -77,11 +77,11 @@ bool cache_put(HugeHeader* h, size_t map) {
   return true;
 }
 
-// The smallest cached mapping of at least `map` bytes, or null. A tail past a quarter more than
-// asked for goes back to the OS: what is kept is resident already.
-// The cached mapping that fits map most tightly; else (with `smaller`) the largest one, which the
-// caller grows: its pages already resident serve the block's head.
-HugeHeader* cache_take(size_t map, size_t* got, bool smaller) {
+// A cached mapping of at least `map` bytes, or null. The one that fits most tightly: a tail past a
+// quarter more than asked for goes back to the OS (what is kept is resident already). When none is
+// large enough, the largest one grows, in place or moved to an aligned range of the full size
+// (page tables, no copy): its resident pages serve the block's head, only the growth is fresh.
+HugeHeader* cache_take(size_t map, size_t* got) {
   if (!__atomic_load_n(&g_cache_n, __ATOMIC_RELAXED)) return nullptr;  // the common case: no lock
   HugeHeader* h;
   size_t size;
@@ -92,14 +92,26 @@ HugeHeader* cache_take(size_t map, size_t* got, bool smaller) {
       if (g_cache[i].map >= map && (best < 0 || g_cache[i].map < g_cache[best].map)) best = int(i);
       if (largest < 0 || g_cache[i].map > g_cache[largest].map) largest = int(i);
     }
-    if (best < 0 && smaller) best = largest;
-    if (best < 0) return nullptr;
+    if (best < 0) best = largest;
+    if (best < 0) return nullptr;  // another thread took the last one since the look above
     h = g_cache[best].h;
     size = g_cache[best].map;
     cache_remove_at(unsigned(best));
   }
   if (size > map + map / 4) {
     os::unmap(reinterpret_cast<char*>(h) + map, size - map);
+    size = map;
+  } else if (size < map) {
+    if (!os::remap_in_place(h, size, map)) {
+      void* dst = os::map_aligned(map, kGranule);
+      if (!dst || !os::remap_to(h, size, dst, map)) {
+        if (dst) os::unmap(dst, map);
+        os::unmap(h, size);
+        return nullptr;
+      }
+      h = static_cast<HugeHeader*>(dst);
+    }
+    purge_pressure(map - size, Layer::huge);  // the program will fault the growth in
     size = map;
   }
   *got = size;
@@ -132,23 +144,7 @@ void* huge_malloc(size_t size, size_t align) {
   size_t map = align_up(off + (size ? size : 1), kGranule);  // the block lies inside the mapping
   size_t map_align = align > kGranule ? align : kGranule;
   size_t got = 0;
-  HugeHeader* h = map_align == kGranule ? cache_take(map, &got, true) : nullptr;
-  if (h && got < map) {
-    // Smaller than asked: grown in place, or moved (page tables, no copy) to an aligned range of
-    // the full size. Only the growth is fresh memory.
-    if (!os::remap_in_place(h, got, map)) {
-      void* dst = os::map_aligned(map, kGranule);
-      if (dst && os::remap_to(h, got, dst, map)) {
-        h = static_cast<HugeHeader*>(dst);
-      } else {
-        if (dst) os::unmap(dst, map);
-        os::unmap(h, got);
-        h = nullptr;
-      }
-    }
-    if (h) purge_pressure(map - got, Layer::huge);
-    got = map;
-  }
+  HugeHeader* h = map_align == kGranule ? cache_take(map, &got) : nullptr;
   if (h) {
     map = got;
     h->reused = true;
