@@ -36,6 +36,7 @@ constexpr size_t kMinBlock = 64;  // room for LargeFree
 SpinLock g_list_lock;  // serialises region creation
 std::atomic<LargeRegion*> g_regions{nullptr};  // newest first
 std::atomic<LargeRegion*> g_oldest{nullptr};   // and its other end
+std::atomic<unsigned> g_apart{0};  // regions opened to keep threads apart (large_malloc)
 
 MI_INLINE size_t hdr_size(const LargeHdr* h) { return size_t(h->size16) << 4; }
 MI_INLINE LargeHdr* hdr_next(LargeHdr* h) {
@@ -253,6 +254,25 @@ MI_INLINE void note_user(LargeRegion* r, const Heap* h, uint64_t now) {
   r->used_ms.store(now, std::memory_order_relaxed);
 }
 
+// A new region, linked in as the newest, and the block from it.
+void* region_add(Heap* h, size_t size, size_t align, uint64_t now) {
+  LargeRegion* r;
+  {
+    LockGuard g(g_list_lock);
+    r = region_create();
+    if (!r) return nullptr;
+    note_user(r, h, now);  // before others can see it
+    LargeRegion* head = g_regions.load(std::memory_order_relaxed);
+    r->next = head;
+    r->newer.store(nullptr, std::memory_order_relaxed);
+    if (head) head->newer.store(r, std::memory_order_release);
+    else g_oldest.store(r, std::memory_order_release);
+    g_regions.store(r, std::memory_order_release);
+  }
+  if (h != &g_empty_heap) h->large_region = r;
+  return try_region(r, size, align, now, true);
+}
+
 }  // namespace
 
 void* large_malloc(Heap* h, size_t size, size_t align) {
@@ -269,35 +289,41 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
       note_user(pref, h, now);
       return p;
     }
-  for (int wait = 0; wait < 3; ++wait) {
+  bool busy = false;  // a region with room was left to a thread that is using it
+  for (int pass = 0; pass < 3; ++pass) {
     for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
          r = r->newer.load(std::memory_order_acquire)) {
       if (!region_may_fit(r, need)) continue;
       // First pass: not a region another thread used in the last few ms (sharing its lock and
       // bins costs more than the memory saved).
       const Heap* u = r->user.load(std::memory_order_relaxed);
-      if (wait == 0 && u && u != h && now - r->used_ms.load(std::memory_order_relaxed) < 20) continue;
-      if (void* p = try_region(r, size, align, now, wait == 2)) {
+      if (pass == 0 && u && u != h && now < r->used_ms.load(std::memory_order_relaxed) + 20) {
+        busy = true;
+        continue;
+      }
+      if (void* p = try_region(r, size, align, now, pass == 2)) {
         if (own) h->large_region = r;
         note_user(r, h, now);
         return p;
       }
     }
+    if (pass > 0 || !busy) continue;
+    // Every region with room is busy with other threads: wait for the thread's own region (a
+    // remote free holds its lock), else open a new one rather than queue behind them (16
+    // threads on one region: calloc took 1.3x mimalloc's time). After 4 such regions per CPU,
+    // threads share as before.
+    if (pref && pref->user.load(std::memory_order_relaxed) == h && region_may_fit(pref, need))
+      if (void* p = try_region(pref, size, align, now, true)) {
+        note_user(pref, h, now);
+        return p;
+      }
+    if (own && g_apart.load(std::memory_order_relaxed) < 4 * os::hw().cpus)
+      if (void* p = region_add(h, size, align, now)) {
+        g_apart.fetch_add(1, std::memory_order_relaxed);
+        return p;
+      }
   }
-  LargeRegion* r;
-  {
-    LockGuard g(g_list_lock);
-    r = region_create();
-    if (!r) return nullptr;
-    LargeRegion* head = g_regions.load(std::memory_order_relaxed);
-    r->next = head;
-    r->newer.store(nullptr, std::memory_order_relaxed);
-    if (head) head->newer.store(r, std::memory_order_release);
-    else g_oldest.store(r, std::memory_order_release);
-    g_regions.store(r, std::memory_order_release);
-  }
-  if (own) h->large_region = r;
-  return try_region(r, size, align, now, true);
+  return region_add(h, size, align, now);
 }
 
 void* large_malloc_resident(Heap* h, size_t size, size_t align) {

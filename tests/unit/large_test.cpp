@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <string.h>
 
+#include <atomic>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/alloc.h"
@@ -149,4 +151,42 @@ TEST(Large, PurgeFindsNewFreeBlocksBehindPurgedOnes) {
   EXPECT_GE(large_purge(UINT64_MAX, true), kSize - 8192) << "the newest free block was not purged";
   EXPECT_EQ(large_purge(UINT64_MAX, true), 0u) << "purged blocks were walked and purged again";
   for (void* k : keep) large_free(region_of(k), k);
+}
+
+// Threads allocating large blocks at the same time each get a region of their own instead of
+// queueing on one region's lock (ctest runs each test in a fresh process, where no region
+// exists yet; the code before shared the first region).
+TEST(Large, BusyThreadsTakeRegionsOfTheirOwn) {
+  ASSERT_TRUE(ensure_init());
+  constexpr int kThreads = 3;
+  LargeRegion* last[kThreads] = {};
+  std::atomic<int> started{0}, warm{0}, done{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t)
+    workers.emplace_back([&, t] {
+      Heap* h = heap_for_thread();  // live until all are done: an exited thread's heap is reused
+      bool ok = h != nullptr && h != &g_empty_heap;
+      started.fetch_add(1);
+      while (started.load() < kThreads) std::this_thread::yield();
+      // Allocate until every thread has allocated a while, so each one's region is in use
+      // while the others look for one.
+      for (int i = 0; ok && (i < 200 || warm.load() < kThreads); ++i) {
+        void* p = large_malloc(h, (64 << 10) + 16 * (i % 64), 16);
+        ok = p != nullptr;
+        if (!ok) break;
+        static_cast<char*>(p)[0] = char(i);
+        last[t] = region_of(p);
+        large_free(last[t], p);
+        if (i == 199) warm.fetch_add(1);
+      }
+      if (!ok) warm.fetch_add(kThreads);  // do not keep the others waiting
+      done.fetch_add(1);
+      while (done.load() < kThreads) std::this_thread::yield();
+    });
+  for (auto& w : workers) w.join();
+  for (int a = 0; a < kThreads; ++a) {
+    ASSERT_NE(last[a], nullptr) << "thread " << a << " could not allocate";
+    for (int b = a + 1; b < kThreads; ++b)
+      EXPECT_NE(last[a], last[b]) << "threads " << a << " and " << b << " share a region";
+  }
 }
