@@ -4,7 +4,8 @@ throughput (1 / median seconds of a run; the work is fixed and split over the th
 the thread count, one line per allocator, both axes log2. Throughput is relative to mimalloc at
 one thread, so a line that doubles per step scales perfectly.
 
-  python3 bench/scaling_plot.py --out docs/scaling/scaling.svg docs/scaling/runs_*.csv
+  python3 bench/scaling_plot.py --out docs/scaling/scaling.svg docs/scaling/runs_a.csv \
+      docs/scaling/runs_b.csv docs/scaling/runs_d.csv docs/scaling/runs_e.csv
 """
 import argparse
 import csv
@@ -18,15 +19,17 @@ from run_bench import PLOT_COLORS, svg_escape  # noqa: E402
 
 
 def medians(paths):
-    """{workload: {allocator: {threads: median seconds}}} over the ok runs."""
+    """{workload: {allocator: {threads: median seconds}}} over the ok runs. A workload in a
+    later file replaces its runs from earlier files (a rerun after a change)."""
     times = {}
     for path in paths:
         with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                if row["status"] != "ok":
-                    continue
-                key = (row["workload"], row["allocator"], int(row["threads"]))
-                times.setdefault(key, []).append(float(row["seconds"]))
+            rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+        rerun = {r["workload"] for r in rows}
+        times = {k: v for k, v in times.items() if k[0] not in rerun}
+        for row in rows:
+            key = (row["workload"], row["allocator"], int(row["threads"]))
+            times.setdefault(key, []).append(float(row["seconds"]))
     out = {}
     for (w, a, t), secs in times.items():
         out.setdefault(w, {}).setdefault(a, {})[t] = statistics.median(secs)
@@ -54,7 +57,8 @@ def panel(x0, y0, pw, ph, name, lines, y_lo, y_hi, threads):
 
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("csv", nargs="+", help="run_bench.py --csv files")
+    p.add_argument("csv", nargs="+", help="run_bench.py --csv files (a later file's workloads "
+                   "replace the earlier files' runs of them)")
     p.add_argument("--out", required=True, help="SVG file to write")
     p.add_argument("--title", default="Thread scaling")
     args = p.parse_args(argv)
