@@ -26,11 +26,35 @@ struct LargeFree {
   LargeFree* next;
   LargeFree* prev;
   uint64_t since_ms;
+  uint32_t res_lo, res_hi;  // kPartPurged: the resident part, as offsets from the block
 };
 
 namespace {
 
-constexpr uint16_t kInUse = 1, kPrevInUse = 2, kPurged = 4;
+// kPurged: the block's pages were all given back since it was last used. kPartPurged: only the
+// range res_lo..res_hi is resident (a freed block merged with purged neighbours): what is cut
+// from outside it counts as fresh memory (purge pressure), and the timed purge still goes over it.
+constexpr uint16_t kInUse = 1, kPrevInUse = 2, kPurged = 4, kPartPurged = 8;
+
+// The resident part of a range of free memory, as one span [lo, hi) (empty when hi <= lo).
+struct Resident {
+  uintptr_t lo, hi;
+};
+MI_INLINE Resident resident_all(const void* b, size_t size) {
+  return {uintptr_t(b), uintptr_t(b) + size};
+}
+MI_INLINE size_t overlap(Resident r, uintptr_t lo, uintptr_t hi) {
+  lo = lo > r.lo ? lo : r.lo;
+  hi = hi < r.hi ? hi : r.hi;
+  return hi > lo ? hi - lo : 0;
+}
+// Two adjacent ranges, a before b, merged: the span from a's resident start to b's resident end
+// (purged pages between two resident parts count as resident: an estimate on the low side).
+MI_INLINE Resident resident_join(Resident a, Resident b) {
+  if (a.hi <= a.lo) return b;
+  if (b.hi <= b.lo) return a;
+  return {a.lo, b.hi};
+}
 constexpr size_t kMinBlock = 64;  // room for LargeFree
 
 SpinLock g_list_lock;  // serialises region creation
@@ -95,6 +119,13 @@ void bin_insert(LargeRegion* r, LargeFree* f) {
   os::abort_process();
 }
 
+Resident resident_of(const LargeFree* f) {
+  uintptr_t b = uintptr_t(f);
+  if (f->hdr.flags & kPurged) return {b, b};
+  if (f->hdr.flags & kPartPurged) return {b + f->res_lo, b + f->res_hi};
+  return resident_all(f, hdr_size(&f->hdr));
+}
+
 bool link_ok(const LargeRegion* r, const LargeFree* f, const LargeFree* link, bool forward) {
   if (!link) return true;
   auto* a = reinterpret_cast<const uint8_t*>(link);
@@ -113,14 +144,21 @@ void bin_remove(LargeRegion* r, LargeFree* f) {
                     std::memory_order_relaxed);
 }
 
-// Makes [h, h+size) one free block and tells its successor.
-void make_free(LargeRegion* r, LargeHdr* h, size_t size, uint16_t extra_flags, uint64_t now) {
-  hdr_write(h, size, uint16_t((h->flags & kPrevInUse) | extra_flags));
+// Makes [h, h+size) one free block, of which res is resident, and tells its successor.
+void make_free(LargeRegion* r, LargeHdr* h, size_t size, Resident res, uint64_t now) {
+  uintptr_t b = uintptr_t(h), e = b + size;
+  size_t in = overlap(res, b, e);
+  uint16_t state = in == size ? 0 : in == 0 ? kPurged : kPartPurged;
+  hdr_write(h, size, uint16_t((h->flags & kPrevInUse) | state));
   LargeHdr* n = hdr_next(h);
   n->prev_size = size;
   set_prev_inuse(n, false);
   auto* f = reinterpret_cast<LargeFree*>(h);
   f->since_ms = now;
+  if (state == kPartPurged) {
+    f->res_lo = uint32_t((res.lo > b ? res.lo : b) - b);
+    f->res_hi = uint32_t((res.hi < e ? res.hi : e) - b);
+  }
   bin_insert(r, f);
 }
 
@@ -130,8 +168,8 @@ void make_used(LargeHdr* h, size_t size) {
 }
 
 // Cuts [h+keep, h+size) off a used block as a free block, merged with a free successor.
-// tail_purged: the cut-off part was never touched since its pages were purged.
-void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, uint16_t tail_purged, uint64_t now) {
+// res: what of [h, h+size) is resident.
+void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, Resident res, uint64_t now) {
   size_t size = hdr_size(h);
   if (size - keep < kMinBlock) return;
   auto* succ = reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) + size);
@@ -139,12 +177,13 @@ void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, uint16_t tail_purged, 
   size_t tsize = size - keep;
   hdr_write(h, keep, h->flags);
   tail->flags = kPrevInUse;
+  if (res.lo < uintptr_t(tail)) res.lo = uintptr_t(tail);
   if (!(succ->flags & kInUse)) {
-    tail_purged &= succ->flags;
+    res = resident_join(res, resident_of(reinterpret_cast<LargeFree*>(succ)));
     bin_remove(r, reinterpret_cast<LargeFree*>(succ));
     tsize += hdr_size(succ);
   }
-  make_free(r, tail, tsize, tail_purged & kPurged, now);
+  make_free(r, tail, tsize, res, now);
 }
 
 size_t block_need(size_t size) {
@@ -182,18 +221,19 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size
   size_t need = block_need(size);
   size_t search = align > 16 ? need + align + kMinBlock : need;
   LargeFree* f = find_fit(r, search);
-  if (!f || (resident_only && (f->hdr.flags & kPurged))) return nullptr;
+  if (!f) return nullptr;
+  Resident res = resident_of(f);
+  if (resident_only && overlap(res, uintptr_t(f), uintptr_t(f) + search) != search) return nullptr;
   bin_remove(r, f);
   LargeHdr* h = &f->hdr;
   size_t bsize = hdr_size(h);
-  uint16_t purged = h->flags & kPurged;
   if (align > 16) {
     uintptr_t payload = uintptr_t(h) + sizeof(LargeHdr);
     uintptr_t a = align_up(payload, align);
     while (a != payload && a - payload < kMinBlock) a += align;
     if (a != payload) {  // the gap in front becomes a free block of its own
       size_t gap = a - payload;
-      make_free(r, h, gap, purged, now);
+      make_free(r, h, gap, res, now);
       h = hdr_of(reinterpret_cast<void*>(a));
       h->flags = 0;  // previous block is free
       bsize -= gap;
@@ -201,8 +241,8 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size
   }
   hdr_write(h, bsize, uint16_t((h->flags & kPrevInUse) | kInUse));
   set_prev_inuse(hdr_next(h), true);
-  split_tail(r, h, need, purged, now);
-  if (purged) *fresh += hdr_size(h);
+  split_tail(r, h, need, res, now);
+  *fresh += hdr_size(h) - overlap(res, uintptr_t(h), uintptr_t(h) + hdr_size(h));
   r->used_bytes += hdr_size(h) - sizeof(LargeHdr);
   r->used_blocks++;
   return reinterpret_cast<uint8_t*>(h) + sizeof(LargeHdr);
@@ -219,7 +259,7 @@ LargeRegion* region_create() {
   hdr_write(end, 0, kInUse);  // sentinel: stops merging
   auto* first = reinterpret_cast<LargeHdr*>(r->area_begin);
   first->flags = kPrevInUse;
-  make_free(r, first, size_t(r->area_end - r->area_begin), kPurged, 0);  // fresh memory is zero
+  make_free(r, first, size_t(r->area_end - r->area_begin), Resident{0, 0}, 0);  // nothing resident
   segmap_set(r, kLargeRegionSize, &r->header);
   return r;
 }
@@ -367,18 +407,22 @@ void large_free(LargeRegion* r, void* p) {
   }
   r->used_bytes -= size - sizeof(LargeHdr);
   r->used_blocks--;
-  // Merge with a free successor, then with a free predecessor.
+  // Merge with a free successor, then with a free predecessor. The block itself was in use, so
+  // resident; beside purged neighbours the merged block is partly purged.
+  Resident res = resident_all(h, size);
   if (!(n->flags & kInUse)) {
+    res = resident_join(res, resident_of(reinterpret_cast<LargeFree*>(n)));
     bin_remove(r, reinterpret_cast<LargeFree*>(n));
     size += hdr_size(n);
   }
   if (!(h->flags & kPrevInUse)) {
     LargeHdr* prev = hdr_prev(h);
+    res = resident_join(resident_of(reinterpret_cast<LargeFree*>(prev)), res);
     bin_remove(r, reinterpret_cast<LargeFree*>(prev));
     size += hdr_size(prev);
     h = prev;
   }
-  make_free(r, h, size, 0, now);  // the block itself was in use: resident, not purged
+  make_free(r, h, size, res, now);
   r->lock.unlock();
   purge_tick(now);
 }
@@ -400,16 +444,16 @@ bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size) {
   LockGuard g(r->lock);
   LargeHdr* h = hdr_of(p);
   size_t cur = hdr_size(h);
-  uint16_t tail_purged = 0;  // shrinking: the cut-off part was in use
+  Resident res = resident_all(h, cur);  // shrinking: the cut-off part was in use
   if (need > cur) {
     LargeHdr* n = hdr_next(h);
     if ((n->flags & kInUse) || cur + hdr_size(n) < need) return false;
-    tail_purged = n->flags & kPurged;
+    res = resident_join(res, resident_of(reinterpret_cast<LargeFree*>(n)));
     bin_remove(r, reinterpret_cast<LargeFree*>(n));
     make_used(h, cur + hdr_size(n));
   }
   // Shrinking (or the rest of an absorbed neighbour) goes back to the free bins.
-  split_tail(r, h, need, tail_purged, now);
+  split_tail(r, h, need, res, now);
   r->used_bytes += hdr_size(h) - cur;
   return true;
 }
@@ -426,7 +470,7 @@ size_t purge_free_block(LargeRegion* r, LargeFree* f) {
     released = hi - lo;
   }
   bin_remove(r, f);
-  hdr_write(&f->hdr, hdr_size(&f->hdr), uint16_t(f->hdr.flags | kPurged));
+  hdr_write(&f->hdr, hdr_size(&f->hdr), uint16_t((f->hdr.flags & ~kPartPurged) | kPurged));
   bin_insert(r, f);
   return released;
 }

@@ -190,3 +190,24 @@ TEST(Large, BusyThreadsTakeRegionsOfTheirOwn) {
       EXPECT_NE(last[a], last[b]) << "threads " << a << " and " << b << " share a region";
   }
 }
+
+// A freed block that merges with purged free memory (here, the untouched rest of a region) keeps
+// track of its resident part: a block cut from that part is resident (borrowing may take it),
+// one that reaches into the purged part is fresh memory (borrowing may not; it counts as purge
+// pressure).
+TEST(Large, MergedWithPurgedMemoryOnlyTheFreedPartIsResident) {
+  ASSERT_TRUE(ensure_init());
+  Heap* h = heap_for_thread();
+  void* a = large_malloc(h, 1 << 20, 16);
+  ASSERT_NE(a, nullptr);
+  LargeRegion* r = region_of(a);
+  memset(a, 1, 1 << 20);
+  large_free(r, a);
+  void* p = large_malloc_resident(h, 256 << 10, 16);
+  ASSERT_NE(p, nullptr) << "the freed megabyte is resident";
+  EXPECT_EQ(region_of(p), r);
+  void* q = large_malloc_resident(h, 2 << 20, 16);
+  EXPECT_FALSE(q && region_of(q) == r) << "2 MiB from that region would fault purged pages in";
+  if (q) large_free(region_of(q), q);
+  large_free(region_of(p), p);
+}
