@@ -269,10 +269,15 @@ bool region_may_fit(LargeRegion* r, size_t need) {
   return bm && 63 - unsigned(__builtin_clzll(bm)) >= bin_of(need);
 }
 
+// *taken: set when the lock was held by another thread (and wait was false).
 void* try_region(LargeRegion* r, size_t size, size_t align, uint64_t now, bool wait,
-                 bool resident_only = false) {
-  if (wait) r->lock.lock();
-  else if (!r->lock.try_lock()) return nullptr;
+                 bool resident_only = false, bool* taken = nullptr) {
+  if (wait) {
+    r->lock.lock();
+  } else if (!r->lock.try_lock()) {
+    if (taken) *taken = true;
+    return nullptr;
+  }
   size_t fresh = 0;
   void* p = region_alloc(r, size, align, now, &fresh, resident_only);
   r->lock.unlock();
@@ -324,12 +329,12 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   // Every 32nd allocation looks for an older region first: a steady working set then fills the
   // oldest regions and the newer ones drain (one thread's churn: 41 MiB resident against 26 MiB).
   bool look_older = own && (++h->large_allocs & 31) == 0;
+  bool contended = false;  // a lock this allocation wanted was taken
   if (pref && !look_older && region_may_fit(pref, need))
-    if (void* p = try_region(pref, size, align, now, false)) {
+    if (void* p = try_region(pref, size, align, now, false, false, &contended)) {
       note_user(pref, h, now);
       return p;
     }
-  bool busy = false;  // a region with room was left to a thread that is using it
   for (int pass = 0; pass < 3; ++pass) {
     for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
          r = r->newer.load(std::memory_order_acquire)) {
@@ -337,21 +342,22 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
       // First pass: not a region another thread used in the last few ms (sharing its lock and
       // bins costs more than the memory saved).
       const Heap* u = r->user.load(std::memory_order_relaxed);
-      if (pass == 0 && u && u != h && now < r->used_ms.load(std::memory_order_relaxed) + 20) {
-        busy = true;
-        continue;
-      }
-      if (void* p = try_region(r, size, align, now, pass == 2)) {
+      bool others = u && u != h && now < r->used_ms.load(std::memory_order_relaxed) + 20;
+      if (pass == 0 && others) continue;
+      bool taken = false;
+      if (void* p = try_region(r, size, align, now, pass == 2, false, &taken)) {
         if (own) h->large_region = r;
         note_user(r, h, now);
         return p;
       }
+      if (others && taken) contended = true;
     }
-    if (pass > 0 || !busy) continue;
-    // Every region with room is busy with other threads: wait for the thread's own region (a
-    // remote free holds its lock), else open a new one rather than queue behind them (16
-    // threads on one region: calloc took 1.3x mimalloc's time). After 4 such regions per CPU,
-    // threads share as before.
+    if (pass == 2 || !contended) continue;
+    // The regions with room are in use by other threads, and a lock was found taken: wait for
+    // the thread's own region (a remote free holds its lock), else open a new one rather than
+    // queue behind them (16 threads on one region: calloc took 1.3x mimalloc's time). A region
+    // merely used by another thread a moment ago is shared (a program's main thread and its one
+    // worker: one region, not two half used). After 4 such regions per CPU, threads share.
     if (pref && pref->user.load(std::memory_order_relaxed) == h && region_may_fit(pref, need))
       if (void* p = try_region(pref, size, align, now, true)) {
         note_user(pref, h, now);

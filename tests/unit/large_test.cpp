@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <thread>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/heap.h"
 #include "core/init.h"
+#include "platform/os.h"
 #include "policy/options.h"
 
 using namespace mallocim;
@@ -153,42 +155,50 @@ TEST(Large, PurgeFindsNewFreeBlocksBehindPurgedOnes) {
   for (void* k : keep) large_free(region_of(k), k);
 }
 
-// Threads allocating large blocks at the same time each get a region of their own instead of
-// queueing on one region's lock (ctest runs each test in a fresh process, where no region
-// exists yet; the code before shared the first region).
-TEST(Large, BusyThreadsTakeRegionsOfTheirOwn) {
+// A thread that finds the region another thread is using locked opens a region of its own
+// instead of queueing on that lock; one that finds it free shares it (a main thread and its
+// worker: one region, not two half used).
+TEST(Large, ContendedRegionsAreNotShared) {
   ASSERT_TRUE(ensure_init());
-  constexpr int kThreads = 3;
-  LargeRegion* last[kThreads] = {};
-  std::atomic<int> started{0}, warm{0}, done{0};
-  std::vector<std::thread> workers;
-  for (int t = 0; t < kThreads; ++t)
-    workers.emplace_back([&, t] {
-      Heap* h = heap_for_thread();  // live until all are done: an exited thread's heap is reused
-      bool ok = h != nullptr && h != &g_empty_heap;
-      started.fetch_add(1);
-      while (started.load() < kThreads) std::this_thread::yield();
-      // Allocate until every thread has allocated a while, so each one's region is in use
-      // while the others look for one.
-      for (int i = 0; ok && (i < 200 || warm.load() < kThreads); ++i) {
-        void* p = large_malloc(h, (64 << 10) + 16 * (i % 64), 16);
-        ok = p != nullptr;
-        if (!ok) break;
-        static_cast<char*>(p)[0] = char(i);
-        last[t] = region_of(p);
-        large_free(last[t], p);
-        if (i == 199) warm.fetch_add(1);
-      }
-      if (!ok) warm.fetch_add(kThreads);  // do not keep the others waiting
-      done.fetch_add(1);
-      while (done.load() < kThreads) std::this_thread::yield();
+  std::atomic<Heap*> owner{nullptr};
+  std::atomic<bool> finish{false};
+  LargeRegion* r = nullptr;
+  void* a = nullptr;
+  std::thread owner_thread([&] {  // lives to the end: an exited thread's heap is reused
+    Heap* h = heap_for_thread();
+    a = large_malloc(h, 64 << 10, 16);
+    r = region_of(a);
+    owner = h;
+    while (!finish) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (!owner.load()) std::this_thread::yield();
+  ASSERT_NE(r, nullptr);
+  auto in_use_by_owner = [&] {  // as if the owner had just allocated there
+    r->user.store(owner.load(), std::memory_order_relaxed);
+    r->used_ms.store(os::now_ms(), std::memory_order_relaxed);
+  };
+  auto other_thread_allocates = [&](bool lock_held) {
+    std::atomic<LargeRegion*> got{nullptr};
+    std::atomic<bool> done{false};
+    if (lock_held) r->lock.lock();
+    in_use_by_owner();
+    std::thread t([&] {
+      void* p = large_malloc(heap_for_thread(), 64 << 10, 16);
+      got = region_of(p);
+      done = true;
+      large_free(region_of(p), p);
     });
-  for (auto& w : workers) w.join();
-  for (int a = 0; a < kThreads; ++a) {
-    ASSERT_NE(last[a], nullptr) << "thread " << a << " could not allocate";
-    for (int b = a + 1; b < kThreads; ++b)
-      EXPECT_NE(last[a], last[b]) << "threads " << a << " and " << b << " share a region";
-  }
+    for (int ms = 0; ms < 2000 && !done; ++ms) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (lock_held) r->lock.unlock();
+    t.join();
+    return got.load();
+  };
+  // (Free first: the region opened in the second case would be there for the first.)
+  EXPECT_EQ(other_thread_allocates(false), r) << "a region used a moment ago, but free, is shared";
+  EXPECT_NE(other_thread_allocates(true), r) << "queued on a taken lock of another thread's region";
+  large_free(r, a);
+  finish = true;
+  owner_thread.join();
 }
 
 // A freed block that merges with purged free memory (here, the untouched rest of a region) keeps
