@@ -188,7 +188,10 @@ TEST(Large, ContendedRegionsAreNotShared) {
       done = true;
       large_free(region_of(p), p);
     });
-    for (int ms = 0; ms < 2000 && !done; ++ms) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int ms = 0; ms < 2000 && !done; ++ms) {  // the owner keeps using it meanwhile
+      in_use_by_owner();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     if (lock_held) r->lock.unlock();
     t.join();
     return got.load();
