@@ -43,10 +43,12 @@ struct Resident {
 MI_INLINE Resident resident_all(const void* b, size_t size) {
   return {uintptr_t(b), uintptr_t(b) + size};
 }
+MI_INLINE Resident clip(Resident r, uintptr_t lo, uintptr_t hi) {
+  return {r.lo > lo ? r.lo : lo, r.hi < hi ? r.hi : hi};
+}
 MI_INLINE size_t overlap(Resident r, uintptr_t lo, uintptr_t hi) {
-  lo = lo > r.lo ? lo : r.lo;
-  hi = hi < r.hi ? hi : r.hi;
-  return hi > lo ? hi - lo : 0;
+  Resident c = clip(r, lo, hi);
+  return c.hi > c.lo ? c.hi - c.lo : 0;
 }
 // Two adjacent ranges, a before b, merged: the span from a's resident start to b's resident end
 // (purged pages between two resident parts count as resident: an estimate on the low side).
@@ -146,8 +148,9 @@ void bin_remove(LargeRegion* r, LargeFree* f) {
 
 // Makes [h, h+size) one free block, of which res is resident, and tells its successor.
 void make_free(LargeRegion* r, LargeHdr* h, size_t size, Resident res, uint64_t now) {
-  uintptr_t b = uintptr_t(h), e = b + size;
-  size_t in = overlap(res, b, e);
+  uintptr_t b = uintptr_t(h);
+  res = clip(res, b, b + size);
+  size_t in = res.hi > res.lo ? res.hi - res.lo : 0;
   uint16_t state = in == size ? 0 : in == 0 ? kPurged : kPartPurged;
   hdr_write(h, size, uint16_t((h->flags & kPrevInUse) | state));
   LargeHdr* n = hdr_next(h);
@@ -156,8 +159,8 @@ void make_free(LargeRegion* r, LargeHdr* h, size_t size, Resident res, uint64_t 
   auto* f = reinterpret_cast<LargeFree*>(h);
   f->since_ms = now;
   if (state == kPartPurged) {
-    f->res_lo = uint32_t((res.lo > b ? res.lo : b) - b);
-    f->res_hi = uint32_t((res.hi < e ? res.hi : e) - b);
+    f->res_lo = uint32_t(res.lo - b);
+    f->res_hi = uint32_t(res.hi - b);
   }
   bin_insert(r, f);
 }
@@ -177,7 +180,7 @@ void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, Resident res, uint64_t
   size_t tsize = size - keep;
   hdr_write(h, keep, h->flags);
   tail->flags = kPrevInUse;
-  if (res.lo < uintptr_t(tail)) res.lo = uintptr_t(tail);
+  res = clip(res, uintptr_t(tail), uintptr_t(succ));
   if (!(succ->flags & kInUse)) {
     res = resident_join(res, resident_of(reinterpret_cast<LargeFree*>(succ)));
     bin_remove(r, reinterpret_cast<LargeFree*>(succ));

@@ -172,7 +172,11 @@ TEST(Large, ContendedRegionsAreNotShared) {
     while (!finish) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   });
   while (!owner.load()) std::this_thread::yield();
-  ASSERT_NE(r, nullptr);
+  if (!r) {  // (a failed ASSERT would leave the owner thread unjoined)
+    finish = true;
+    owner_thread.join();
+    FAIL() << "the owner thread could not allocate";
+  }
   auto in_use_by_owner = [&] {  // as if the owner had just allocated there
     r->user.store(owner.load(), std::memory_order_relaxed);
     r->used_ms.store(os::now_ms(), std::memory_order_relaxed);
