@@ -298,10 +298,22 @@ Page* mixed_take(Heap* h, unsigned c) {
     for (Page* pg = q.first; pg && looked < kMixedLook; ++looked) {
       Page* next = pg == last ? nullptr : pg->next;
       queue_remove(q, pg);
-      // At most a quarter live and enough freed since it was last looked at (here or for holes),
-      // or mixed already; and gaps likely to take enough blocks of c.
-      size_t used = pg->used;
-      bool sparse = pg->mixed || (used * pg->block_size * 4 <= kPageSize && page_freed_since_look(pg));
+      // An empty page (the class's only one, kept against thrashing) becomes a plain page of c,
+      // carved as it is used. Mixed, its whole list would be written, and faulted in, at once.
+      if (!pg->sample_rest) page_collect(pg);
+      if (page_empty(pg) && !pg->sample_rest) {
+        sync_direct(h, from);
+        page_init(pg, h, c);
+        h->mixed_class = from;
+        return pg;
+      }
+      // At most a quarter live, carved over half the page at least (the gaps are to be memory
+      // already resident: guests are listed all at once, so an uncarved rest would be faulted
+      // in whole) and enough freed since it was last looked at (here or for holes), or mixed
+      // already; and gaps likely to take enough blocks of c.
+      size_t used = pg->used, carved = size_t(pg->capacity) * pg->block_size;
+      bool sparse = pg->mixed || (used * pg->block_size * 4 <= kPageSize && carved * 2 >= kPageSize &&
+                                  page_freed_since_look(pg));
       if (sparse && mixed_gaps_likely(pg, c)) {
         pg->punch_used = uint16_t(used);
         if (mixed_prepare(pg, c)) {

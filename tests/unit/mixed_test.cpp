@@ -494,3 +494,44 @@ TEST(Mixed, RemoteFreesRaceWithTheClassChange) {
   EXPECT_EQ(other.finish(), 0u) << "a block of the first guest class changed";
   EXPECT_GT(mixed_made(), made);
 }
+
+// A cold class's empty page (the class's only page, kept against thrashing) is taken as a plain
+// page of the new class and carved as it is used: mixed, all its blocks would be listed, and so
+// written, at once.
+TEST(Mixed, AnEmptyPageOfAColdClassIsTakenPlain) {
+  g_options[int(Opt::background_thread)] = 0;
+  void* b = im_malloc(144);
+  Page* pg = page_of_block(b);
+  im_free(b);
+  if (pg->state != PageState::queued || pg->used != 0) GTEST_SKIP() << "class 144 has other pages here";
+  make_cold_and_purge();
+  std::vector<void*> v;
+  bool landed = false;
+  for (size_t i = 0; i < 4096 && !landed; ++i) {
+    v.push_back(im_malloc(176));
+    landed = page_of_block(v.back()) == pg;
+  }
+  ASSERT_TRUE(landed) << "the empty page was not reused";
+  EXPECT_FALSE(pg->mixed);
+  EXPECT_EQ(pg->block_size, 176u);
+  EXPECT_LT(pg->capacity, pg->reserved) << "carved all at once";
+  for (void* p : v) im_free(p);
+}
+
+// A sparse page carved over less than half its length is not mixed: its gaps are mostly memory
+// never touched, which listing guests would fault in whole.
+TEST(Mixed, APartlyCarvedPageIsNotMixed) {
+  g_options[int(Opt::background_thread)] = 0;
+  void* a = im_malloc(208);
+  void* b = im_malloc(208);
+  Page* pg = page_of_block(a);
+  im_free(b);
+  ASSERT_LT(size_t(pg->capacity) * 208 * 2, kPageSize);
+  make_cold_and_purge();
+  std::vector<void*> v;
+  for (size_t i = 0; i < 2 * kPageSize / 240; ++i) v.push_back(im_malloc(240));
+  EXPECT_FALSE(pg->mixed);
+  EXPECT_EQ(pg->block_size, 208u);
+  for (void* p : v) im_free(p);
+  im_free(a);
+}
