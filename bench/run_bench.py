@@ -566,6 +566,7 @@ def print_suite(runs, cases, allocators, reps, quick, waste=False):
     time_ratios = {a: [] for a in allocators}
     waste_of = {a: [] for a in allocators}
     best_of = {}
+    floor_of = {}  # workload -> the best peer's live peak / its peak RSS
     print("\npeak RSS: the workload's VmHWM (redis: the server's); ratio = allocator / the best "
           "(lowest) peer of that workload,\nmarked *; time: the workload's own seconds, ratio to "
           "the fastest peer. Below 1 = better than every peer.")
@@ -608,6 +609,8 @@ def print_suite(runs, cases, allocators, reps, quick, waste=False):
                     waste_of[a].append(w)
             print(row)
             matrix[(name, a)] = rr
+            if best and a == best[0] and per_live:
+                floor_of[name] = 1 / per_live
             if tr is not None:
                 time_ratios[a].append(tr)
         if best:
@@ -619,22 +622,26 @@ def print_suite(runs, cases, allocators, reps, quick, waste=False):
           "parameters")
     print("\n== summary: peak RSS / best peer's, per workload and geometric mean ==")
     width = max(10, *(len(a) + 1 for a in allocators))
-    print(f"{'workload':<14} {'best peer':<10}" + "".join(f"{a:>{width}}" for a in allocators))
+    print(f"{'workload':<14} {'best peer':<10}" + "".join(f"{a:>{width}}" for a in allocators)
+          + f"{'floor':>{width}}")
     for name in names:
         best = best_of[name]
         row = f"{name:<14} {best[0] if best else '-':<10}"
         for a in allocators:
             v = matrix.get((name, a))
             row += f"{v:>{width}}" if isinstance(v, str) else fmt(v, width)
-        print(row)
+        print(row + fmt(floor_of.get(name), width))
     gm = {a: [v for (n, b), v in matrix.items() if b == a and isinstance(v, float)]
           for a in allocators}
-    print(f"{'geomean RSS':<25}" + "".join(fmt(geomean(gm[a]), width) for a in allocators))
+    floors = [floor_of[n] for n in names if n in floor_of]
+    print(f"{'geomean RSS':<25}" + "".join(fmt(geomean(gm[a]), width) for a in allocators)
+          + fmt(geomean(floors) if len(floors) == len(names) else None, width))
     print(f"{'workloads':<25}" + "".join(f"{len(gm[a]):>{width}}" for a in allocators))
     print(f"{'geomean time':<25}" + "".join(fmt(geomean(time_ratios[a]), width)
                                             for a in allocators))
     print("(RSS: allocator / the lowest peer; time: allocator / the fastest peer; geometric "
-          "means over the workloads where both ran)")
+          "means over the workloads where both ran;\n floor: the best peer's live MiB / its peak "
+          "RSS, the ratio of an allocator that kept no byte beyond the live ones)")
     if waste:
         print(f"{'mean waste %':<25}" + "".join(
             fmt(sum(waste_of[a]) / len(waste_of[a]) if waste_of[a] else None, width, 1)
