@@ -4,7 +4,7 @@
 Each workload binary (BUILD_DIR/bench/bench_NAME) runs once per allocator, repetition and,
 for the multi-threaded workloads, thread count. The allocator is chosen with LD_PRELOAD
 (glibc: no preload). The start-up case runs /bin/true many times instead. Runs are
-interleaved: every repetition goes through all cases, with the allocator order rotated, so slow
+interleaved: every repetition goes through all cases, in a new (seeded) order, so slow
 drifts of a shared machine spread over all allocators. The tables show medians and ratios
 against a baseline allocator (--baseline, mimalloc by default): allocator / baseline, so below 1
 is faster (or smaller) than the baseline; see docs/BENCHMARKS.md.
@@ -14,6 +14,7 @@ import argparse
 import csv
 import math
 import os
+import random
 import select
 import shutil
 import atexit
@@ -334,10 +335,12 @@ def wait_child(pid, timeout):
 
 
 def measure_startup(order, rep, count, true_path, preloads, timeout):
-    """Spawns true_path count times under each allocator in order (preloads[a], None: plain),
-    interleaved run by run so that a busy moment of the machine hits every allocator alike.
-    Each run is timed from posix_spawn to the exit status, as a shell running a command sees
-    it; a Run per allocator holds the median (seconds) and the mean of its runs."""
+    """Spawns true_path count times under each allocator (preloads[a], None: plain), interleaved
+    run by run so that a busy moment of the machine hits every allocator alike, in a new random
+    order each round: a run is slower after a heavy one (tcmalloc's start-up takes 5x glibc's),
+    and a fixed cyclic order put the same allocator after it every time. Each run is timed from
+    posix_spawn to the exit status, as a shell running a command sees it; a Run per allocator
+    (in `order`) holds the median (seconds) and the mean of its runs."""
     times = {a: [] for a in order}
     failure = {a: None for a in order}
     envs = {}
@@ -351,8 +354,9 @@ def measure_startup(order, rep, count, true_path, preloads, timeout):
     with tempfile.TemporaryDirectory() as tmp:
         errs = {a: open(os.path.join(tmp, f"{a}.err"), "w+b") for a in order}
         try:
+            rng = random.Random(rep)
             for _ in range(count):
-                for a in order:
+                for a in rng.sample(order, len(order)):
                     if failure[a]:
                         continue
                     actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -912,8 +916,9 @@ def main(argv):
             for ci, (name, threads) in enumerate(cases):
                 wl = WORKLOADS[name]
                 params = wl.quick if args.quick else wl.full
-                shift = (rep + ci) % len(order)
-                rotated = order[shift:] + order[:shift]
+                # A new order for every case and repetition, seeded (reproducible): a rotation
+                # would keep each allocator's predecessor the same every time.
+                rotated = random.Random(rep * 1000 + ci).sample(order, len(order))
                 if wl.startup:  # all allocators at once, interleaved run by run
                     batch = measure_startup(rotated, rep, int(params[0]), true_path, allocs,
                                             args.timeout)
