@@ -39,10 +39,8 @@ struct Heap {
   Heap* next;                 // registry of live heaps / free list of heap structs
   Heap* prev;
   uint64_t slow_calls;        // slow-path entries (statistics)
-  uint64_t sparse_done_ms;    // when the last complete pass over sparse pages ended (core/sparse.h)
+  uint64_t next_sparse_ms;    // the next pass over sparse pages (core/sparse.h)
   unsigned sparse_class;      // where the pass under way resumes
-  bool sparse_under_way;      // a pass stopped at its budget: the next step goes on at once
-  uint64_t sparse_slow_seen;  // slow_calls at the last look from the large-block path
   unsigned mixed_class;       // where the look for a page to mix starts (core/mixed.h)
   uint64_t class_slow_at[kMaxClasses];  // slow_calls when the class was last in the slow path
   bool borrowing[kMaxClasses];  // the class's last slow path borrowed from a large region

@@ -5,11 +5,9 @@
 #include "core/heap.h"
 #include "core/purge.h"
 #include "core/secret.h"
-#include "core/sparse.h"
 #include "debug/report.h"
 #include "stats/stats.h"
 #include "platform/os.h"
-#include "policy/options.h"
 
 namespace mallocim {
 
@@ -334,14 +332,6 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   // Every 32nd allocation looks for an older region first: a steady working set then fills the
   // oldest regions and the newer ones drain (one thread's churn: 41 MiB resident against 26 MiB).
   bool look_older = own && (++h->large_allocs & 31) == 0;
-  // A thread that allocates medium and large blocks while its small classes are quiet runs no
-  // small slow path, so its sparse pages' free OS pages went back only on pressure. Every 64th
-  // block, if the small slow path had fewer calls since, the pass over them runs here.
-  if (own && (h->large_allocs & 63) == 0) {
-    if (h->slow_calls - h->sparse_slow_seen < 64 && option(Opt::sparse_pages))
-      heap_sparse_pass(h, now, SparsePass::quiet);
-    h->sparse_slow_seen = h->slow_calls;
-  }
   bool contended = false;  // a lock this allocation wanted was taken
   if (pref && !look_older && region_may_fit(pref, need))
     if (void* p = try_region(pref, size, align, now, false, false, &contended)) {

@@ -144,16 +144,10 @@ void page_repunch(const Page* pg, const void* p) {
 constexpr uint64_t kSparseIntervalMs = 1000;
 
 size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want) {
-  bool force = mode == SparsePass::force, timed = mode == SparsePass::timed || mode == SparsePass::quiet;
+  bool force = mode == SparsePass::force, timed = mode == SparsePass::timed;
   if (timed) {
-    // From the slow path, a pass starts a second after the last one ended at the earliest: it
-    // walks the free lists of every candidate page, and holes in a page still in use are
-    // refaulted when it fills again. While the small classes are quiet nothing fills them: the
-    // purge delay after it. (A pass under way goes on at once.)
     int64_t delay = option(Opt::purge_delay_ms);
-    uint64_t least = mode == SparsePass::quiet ? 0 : kSparseIntervalMs;
-    uint64_t wait = uint64_t(delay) > least ? uint64_t(delay) : least;
-    if (delay < 0 || (!h->sparse_under_way && now - h->sparse_done_ms < wait)) return 0;  // (a clock behind the last pass: due)
+    if (delay < 0 || now < h->next_sparse_ms) return 0;
   }
   // Work per step, in free-list blocks walked: a pass over a large heap goes in steps (one per
   // 64 slow paths), each resuming at the class where the last one stopped.
@@ -178,12 +172,14 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want) {
     }
   }
   if (timed) {
-    h->sparse_under_way = !budget;
     if (!budget) {  // resume at the class where it ran out, at the next step
       h->sparse_class = c - 1;
-    } else {  // the pass is complete
+    } else {  // the pass is complete: the next one after the purge delay
       h->sparse_class = 0;
-      h->sparse_done_ms = now;
+      // Not more often than once a second: a pass walks the free lists of every candidate page,
+      // and holes in a page still in use are refaulted when it fills again.
+      uint64_t delay = uint64_t(option(Opt::purge_delay_ms));
+      h->next_sparse_ms = now + (delay > kSparseIntervalMs ? delay : kSparseIntervalMs);
     }
   }
   return released;

@@ -44,13 +44,11 @@ bool page_in_holes(const Page* pg, const void* p);
 // a double free's push, faulted it back in). Owner only.
 void page_repunch(const Page* pg, const void* p);
 // The owner's pass over its sparse pages; returns bytes released.
-//   timed: at most every MALLOCIM_PURGE_DELAY_MS (and once a second), from the slow path;
-//   quiet: the same at most every MALLOCIM_PURGE_DELAY_MS, while the thread allocates medium and
-//          large blocks and its small classes are quiet (their slow path takes no holes back);
+//   timed: at most every MALLOCIM_PURGE_DELAY_MS, from the slow path;
 //   pressure: the timed pass's pages, now, until about `want` bytes went back (the thread is
 //             about to fault in fresh memory for large blocks: purge.h);
 //   force: every page with room for a hole, now (malloc_trim).
-enum class SparsePass { timed, quiet, pressure, force };
+enum class SparsePass { timed, pressure, force };
 size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want = ~size_t(0));
 
 }  // namespace mallocim

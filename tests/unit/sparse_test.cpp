@@ -148,24 +148,3 @@ TEST(Sparse, TheSmallestBlocksToo) {
   }
   for (void* p : seen) im_free(p);
 }
-
-// A thread that allocates only medium and large blocks takes no small slow path, where the timed
-// pass runs: the large-block path runs it then, once the purge delay has gone by.
-TEST(Sparse, WhileOnlyLargeBlocksAreAllocatedSparsePagesGoBackToo) {
-  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
-  int64_t saved = g_options[int(Opt::purge_delay_ms)];
-  g_options[int(Opt::purge_delay_ms)] = 10;
-  {
-    Sparse s;
-    usleep(30 * 1000);  // the purge delay since the last pass
-    for (int i = 0; i < 1024; ++i) {
-      void* p = im_malloc(16384);
-      memset(p, 1, 64);
-      im_free(p);
-    }
-    size_t holes = 0;
-    for (Page* pg : s.pages) holes += pg->holes != 0;
-    EXPECT_GE(holes, s.pages.size() - 1) << "no pass over the sparse pages ran";
-  }
-  g_options[int(Opt::purge_delay_ms)] = saved;
-}
