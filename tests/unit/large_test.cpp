@@ -20,8 +20,6 @@ using namespace mallocim;
 
 namespace {
 LargeRegion* region_of(void* p) { return reinterpret_cast<LargeRegion*>(segmap_lookup(p)); }
-// Where the block after a block of `size` bytes at p starts (16-byte headers, 16-byte sizes).
-void* hdr_end(void* p, size_t size) { return static_cast<char*>(p) + ((size + 15) & ~size_t(15)) + 16; }
 
 struct NoAbort {  // report misuse and continue, so a test can check the refusal
   NoAbort() { g_options[int(Opt::abort_on_error)] = 0; }
@@ -155,28 +153,6 @@ TEST(Large, PurgeFindsNewFreeBlocksBehindPurgedOnes) {
   EXPECT_GE(large_purge(UINT64_MAX, true), kSize - 8192) << "the newest free block was not purged";
   EXPECT_EQ(large_purge(UINT64_MAX, true), 0u) << "purged blocks were walked and purged again";
   for (void* k : keep) large_free(region_of(k), k);
-}
-
-// A free block freed beside an older one is as old as that one: the merged block goes back
-// after the purge delay of its oldest part, not from the newer free on.
-TEST(Large, AMergedBlockIsAsOldAsItsOldestPart) {
-  ASSERT_TRUE(ensure_init());
-  constexpr size_t kSize = 300000;
-  void* a = large_malloc(t_heap, kSize, 16);
-  void* b = large_malloc(t_heap, kSize, 16);
-  void* sep = large_malloc(t_heap, 64, 16);  // b's successor stays live
-  ASSERT_TRUE(a && b && sep);
-  LargeRegion* r = region_of(a);
-  ASSERT_EQ(hdr_end(a, kSize), b) << "a and b are neighbours";
-  memset(a, 1, kSize);
-  memset(b, 1, kSize);
-  large_purge(UINT64_MAX, true);  // no other resident free block left to count
-  large_free(r, a);
-  uint64_t t0 = os::now_ms();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  large_free(r, b);  // merges with a
-  EXPECT_GE(large_purge(t0 + 20, true), 2 * kSize - 8192) << "the merge restarted a's purge delay";
-  large_free(region_of(sep), sep);
 }
 
 // A thread that finds the region another thread is using locked opens a region of its own
