@@ -507,7 +507,7 @@ TEST(Mixed, AnEmptyPageOfAColdClassIsTakenPlain) {
   make_cold_and_purge();
   std::vector<void*> v;
   bool landed = false;
-  for (size_t i = 0; i < 4096 && !landed; ++i) {
+  for (size_t i = 0; i < (size_t(1) << 16) && !landed; ++i) {  // (other tests' cold pages may come first)
     v.push_back(im_malloc(176));
     landed = page_of_block(v.back()) == pg;
   }
