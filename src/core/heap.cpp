@@ -98,7 +98,7 @@ Heap* heap_struct_alloc() {
   h->next = g_live_heaps;
   if (g_live_heaps) g_live_heaps->prev = h;
   g_live_heaps = h;
-  ++g_heaps_live;
+  __atomic_add_fetch(&g_heaps_live, 1, __ATOMIC_RELAXED);  // (read without the lock: heaps_live)
   h->thread_no = uint32_t(++g_heaps_created);
   return h;
 }
@@ -110,7 +110,7 @@ void heap_struct_free(Heap* h) {
   if (h->next) h->next->prev = h->prev;
   h->next = g_free_heaps;
   g_free_heaps = h;
-  --g_heaps_live;
+  __atomic_sub_fetch(&g_heaps_live, 1, __ATOMIC_RELAXED);
 }
 
 // ---- page queues ----------------------------------------------------------------------------
@@ -684,6 +684,8 @@ size_t abandoned_sweep() {
   }
   return freed;
 }
+
+size_t heaps_live() { return __atomic_load_n(&g_heaps_live, __ATOMIC_RELAXED); }
 
 HeapFigures heap_figures() {
   LockGuard g(g_heap_lock);

@@ -85,6 +85,7 @@ struct HeapFigures {
   uint64_t slow_calls;  // slow-path entries of live heaps and of exited ones
 };
 HeapFigures heap_figures();
+size_t heaps_live();  // threads with a heap now (read without the lock: a hint)
 
 // Takes b, the first block of pg's free list; the link it leaves behind is checked first (the
 // null test only when the link leaves the page, so the common case is one shift).

@@ -323,15 +323,20 @@ void* region_add(Heap* h, size_t size, size_t align, uint64_t now) {
 
 }  // namespace
 
+constexpr size_t kLookOlderThreads = 8;
+
 void* large_malloc(Heap* h, size_t size, size_t align) {
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   uint64_t now = os::now_ms();
   bool own = h != &g_empty_heap;
   LargeRegion* pref = own ? h->large_region : nullptr;
   size_t need = block_need(size) + (align > 16 ? align + kMinBlock : 0);
-  // Every 32nd allocation looks for an older region first: a steady working set then fills the
-  // oldest regions and the newer ones drain (one thread's churn: 41 MiB resident against 26 MiB).
-  bool look_older = own && (++h->large_allocs & 31) == 0;
+  // An allocation looks for room in the oldest regions first: a working set then fills the
+  // oldest regions, and the newer ones drain and go back to the OS (threads that move on to a new
+  // region leave the old one to drain otherwise). Every allocation looks while few threads run;
+  // with more, every 32nd: the look reads what other threads write on each of their allocations
+  // (their regions' bitmaps and users).
+  bool look_older = own && (heaps_live() <= kLookOlderThreads || (++h->large_allocs & 31) == 0);
   bool contended = false;  // a lock this allocation wanted was taken
   if (pref && !look_older && region_may_fit(pref, need))
     if (void* p = try_region(pref, size, align, now, false, false, &contended)) {

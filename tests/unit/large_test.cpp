@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/alloc.h"
+#include "mallocim.h"
 #include "core/heap.h"
 #include "core/init.h"
 #include "platform/os.h"
@@ -153,6 +154,30 @@ TEST(Large, PurgeFindsNewFreeBlocksBehindPurgedOnes) {
   EXPECT_GE(large_purge(UINT64_MAX, true), kSize - 8192) << "the newest free block was not purged";
   EXPECT_EQ(large_purge(UINT64_MAX, true), 0u) << "purged blocks were walked and purged again";
   for (void* k : keep) large_free(region_of(k), k);
+}
+
+// With few threads, an allocation takes room in an older region before the newer one the thread
+// last used: a working set fills the oldest regions and the newer ones drain.
+TEST(Large, RoomInAnOlderRegionComesFirst) {
+  ASSERT_TRUE(ensure_init());
+  im_free(im_malloc(16));  // the thread's own heap, which keeps the region it last used
+  ASSERT_NE(t_heap, &g_empty_heap);
+  constexpr size_t kSize = 1 << 20;
+  std::vector<void*> blocks;
+  LargeRegion* first = nullptr;
+  LargeRegion* newer = nullptr;
+  for (int i = 0; i < 64 && !newer; ++i) {
+    blocks.push_back(large_malloc(t_heap, kSize, 16));
+    ASSERT_NE(blocks.back(), nullptr);
+    LargeRegion* r = region_of(blocks.back());
+    if (!first) first = r;
+    else if (r != first) newer = r;
+  }
+  ASSERT_NE(newer, nullptr) << "64 MiB did not open a new region";
+  large_free(first, blocks.front());  // room in the older region
+  blocks.front() = large_malloc(t_heap, kSize, 16);
+  EXPECT_NE(region_of(blocks.front()), newer) << "the newer region was used with room in an older one";
+  for (void* b : blocks) large_free(region_of(b), b);
 }
 
 // A thread that finds the region another thread is using locked opens a region of its own
