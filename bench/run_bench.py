@@ -918,13 +918,13 @@ def main(argv):
                 params = wl.quick if args.quick else wl.full
                 # A new order for every case and repetition, seeded (reproducible): a rotation
                 # would keep each allocator's predecessor the same every time.
-                rotated = random.Random(rep * 1000 + ci).sample(order, len(order))
+                run_order = random.Random(rep * 1000 + ci).sample(order, len(order))
                 if wl.startup:  # all allocators at once, interleaved run by run
-                    batch = measure_startup(rotated, rep, int(params[0]), true_path, allocs,
+                    batch = measure_startup(run_order, rep, int(params[0]), true_path, allocs,
                                             args.timeout)
                 else:
                     batch = None
-                for i, a in enumerate(rotated):
+                for i, a in enumerate(run_order):
                     if batch is not None:
                         run = batch[i]
                     else:

@@ -300,12 +300,14 @@ Page* mixed_take(Heap* h, unsigned c) {
       queue_remove(q, pg);
       // An empty page (the class's only one, kept against thrashing) becomes a plain page of c,
       // carved as it is used. Mixed, its whole list would be written, and faulted in, at once.
-      if (!pg->sample_rest) page_collect(pg);
-      if (page_empty(pg) && !pg->sample_rest) {
-        sync_direct(h, from);
-        page_init(pg, h, c);
-        h->mixed_class = from;
-        return pg;
+      if (!pg->sample_rest) {
+        page_collect(pg);
+        if (page_empty(pg)) {
+          sync_direct(h, from);
+          page_init(pg, h, c);
+          h->mixed_class = from;
+          return pg;
+        }
       }
       // At most a quarter live, carved over half the page at least (the gaps are to be memory
       // already resident: guests are listed all at once, so an uncarved rest would be faulted

@@ -302,6 +302,18 @@ MI_INLINE void note_user(LargeRegion* r, const Heap* h, uint64_t now) {
   r->used_ms.store(now, std::memory_order_relaxed);
 }
 
+// A block from r for h (null: no room, or the lock taken without wait: *taken); r becomes h's
+// preferred region, with h noted as its latest user.
+void* take_from(LargeRegion* r, Heap* h, size_t size, size_t align, uint64_t now, bool wait,
+                bool* taken = nullptr) {
+  void* p = try_region(r, size, align, now, wait, false, taken);
+  if (p) {
+    if (h != &g_empty_heap) h->large_region = r;
+    note_user(r, h, now);
+  }
+  return p;
+}
+
 // A new region, linked in as the newest, and the block from it.
 void* region_add(Heap* h, size_t size, size_t align, uint64_t now) {
   LargeRegion* r;
@@ -339,10 +351,7 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   bool look_older = own && (heaps_live() <= kLookOlderThreads || (++h->large_allocs & 31) == 0);
   bool contended = false;  // a lock this allocation wanted was taken
   if (pref && !look_older && region_may_fit(pref, need))
-    if (void* p = try_region(pref, size, align, now, false, false, &contended)) {
-      note_user(pref, h, now);
-      return p;
-    }
+    if (void* p = take_from(pref, h, size, align, now, false, &contended)) return p;
   for (int pass = 0; pass < 3; ++pass) {
     for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
          r = r->newer.load(std::memory_order_acquire)) {
@@ -353,11 +362,7 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
       bool others = u && u != h && now < r->used_ms.load(std::memory_order_relaxed) + 20;
       if (pass == 0 && others) continue;
       bool taken = false;
-      if (void* p = try_region(r, size, align, now, pass == 2, false, &taken)) {
-        if (own) h->large_region = r;
-        note_user(r, h, now);
-        return p;
-      }
+      if (void* p = take_from(r, h, size, align, now, pass == 2, &taken)) return p;
       if (others && taken) contended = true;
     }
     if (pass == 2 || !contended) continue;
@@ -367,10 +372,7 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
     // merely used by another thread a moment ago is shared (a program's main thread and its one
     // worker: one region, not two half used). After 4 such regions per CPU, threads share.
     if (pref && pref->user.load(std::memory_order_relaxed) == h && region_may_fit(pref, need))
-      if (void* p = try_region(pref, size, align, now, true)) {
-        note_user(pref, h, now);
-        return p;
-      }
+      if (void* p = take_from(pref, h, size, align, now, true)) return p;
     if (own && g_apart.load(std::memory_order_relaxed) < 4 * os::hw().cpus)
       if (void* p = region_add(h, size, align, now)) {
         g_apart.fetch_add(1, std::memory_order_relaxed);
