@@ -146,10 +146,10 @@ MI_INLINE void page_clear(Page* pg) {
   pg->used = pg->capacity = 0;
 }
 
-// Whether enough has been freed since the page was last looked at for holes or for mixing
-// (core/sparse.h, core/mixed.h): a quarter of the blocks live then, and a sixteenth of the page
-// (so a page is walked again only after frees that pay for the walk, and a page already sparse
-// when looked at is looked at again once most of its survivors are gone).
+// Whether enough has been freed since the page was last looked at for holes or for mixing, for
+// a look for mixing (core/mixed.h): a quarter of the blocks live then, and a sixteenth of the
+// page, so that a page is walked again only after frees that pay for the walk. (The look for
+// holes asks for one more free OS page expected instead: core/sparse.cpp.)
 MI_INLINE bool page_freed_since_look(const Page* pg) {
   if (pg->punch_used == kNotLooked) return true;
   int64_t freed = int64_t(pg->punch_used) - int64_t(pg->used);

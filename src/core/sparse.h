@@ -23,12 +23,13 @@ MI_INLINE bool range_in_holes(size_t off, size_t len, uint32_t holes) {
 // The odds that k given slots of pg are all free, its live blocks taken as spread at random:
 // (1 - used / capacity)^k. Used to judge, before walking a page's lists, whether holes
 // (here) or gaps for guests (core/mixed.h) are likely.
-MI_INLINE double page_free_odds(const Page* pg, size_t k) {
+MI_INLINE double used_free_odds(size_t used, size_t capacity, size_t k) {
   double p = 1;
-  for (double f = 1.0 - double(pg->used) / double(pg->capacity ? pg->capacity : 1); k; k >>= 1, f *= f)
+  for (double f = 1.0 - double(used) / double(capacity ? capacity : 1); k; k >>= 1, f *= f)
     if (k & 1) p *= f;
   return p;
 }
+MI_INLINE double page_free_odds(const Page* pg, size_t k) { return used_free_odds(pg->used, pg->capacity, k); }
 
 // Sets the bit of every block on pg's free and local lists (bits: one per block, zeroed, room for
 // kPageSize / 8 blocks); false on a damaged list. Owner only.

@@ -148,3 +148,40 @@ TEST(Sparse, TheSmallestBlocksToo) {
   }
   for (void* p : seen) im_free(p);
 }
+
+TEST(Sparse, APageLookedAtWhileStillFullEnoughIsLookedAtAgain) {
+  // 80-byte blocks, one in 20 kept: an OS page (51 blocks) seldom comes free. Then one in 200:
+  // most do. The second look used to wait for a sixteenth of the page (51 blocks) to be freed
+  // since the first; only 37 were.
+  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
+  SparseFill s(80, 819 * 4, 20, 0, 0x5a);
+  heap_sparse_pass(t_heap, 0, SparsePass::pressure);
+  std::vector<unsigned char*> still;
+  for (size_t i = 0; i < s.kept.size(); ++i) {
+    if (i % 10 == 0) still.push_back(s.kept[i]);
+    else im_free(s.kept[i]);
+  }
+  size_t before = 0;
+  for (Page* pg : s.pages) before += resident_bytes(pg);
+  EXPECT_GT(heap_sparse_pass(t_heap, 0, SparsePass::pressure), 0u);
+  size_t after = 0;
+  for (Page* pg : s.pages) after += resident_bytes(pg);
+  EXPECT_LT(after, before - 2 * 4096);
+  for (unsigned char* p : still) {
+    EXPECT_EQ(p[79], 0x5a) << "live data kept";
+    im_free(p);
+  }
+}
+
+TEST(Sparse, APressurePassWalksAsMuchAsTheMemoryWanted) {
+  // 32 pages of 16-byte blocks, one in 1024 kept: about 48 KiB of free OS pages each. A pass
+  // that is to give back 1 MiB must walk more than 16 Ki blocks (four such pages), what every
+  // pass was allowed before.
+  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
+  SparseFill s(16, 4096 * 32, 1024, 0, 0x11);
+  EXPECT_GE(heap_sparse_pass(t_heap, 0, SparsePass::pressure, size_t(1) << 20), size_t(1) << 20);
+  for (unsigned char* p : s.kept) {
+    EXPECT_EQ(p[15], 0x11) << "live data kept";
+    im_free(p);
+  }
+}
