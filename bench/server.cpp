@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
 
   Queue queue(64);
   LiveMeter meter(producers + consumers);
-  std::atomic<uint64_t> consumed{0};
+  std::atomic<uint64_t> produced{0}, consumed{0};
   std::vector<uint64_t> peak_slots(consumers);
   const uint64_t part_len = std::max<uint64_t>(1, ops / 3);
   auto part_of = [&](uint64_t n) { return unsigned(std::min<uint64_t>(2, n / part_len)); };
@@ -96,8 +96,12 @@ int main(int argc, char** argv) {
       const uint64_t mine = share(ops, producers, i);
       Batch b{};
       for (uint64_t k = 0; k < mine; ++k) {
-        // The part follows this producer's own progress (the producers move together).
-        const size_t size = request_size(rng, part_of(k * producers));
+        // The part follows the requests made by all producers, as the consumers' follows the
+        // requests consumed: the two differ by what is in flight. (Each producer's own count
+        // let a producer that got more of the CPU make part-2 requests, twice as large, while
+        // the consumers still held the peak's 4x slots: the live peak then depended on
+        // scheduling, 188-239 MiB.)
+        const size_t size = request_size(rng, part_of(produced.fetch_add(1, std::memory_order_relaxed)));
         b.req[b.n++] = make_block(size, rng.next());
         meter.add(i, int64_t(size));
         if (b.n == kBatch || k + 1 == mine) {
