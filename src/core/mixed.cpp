@@ -120,6 +120,16 @@ MI_INLINE unsigned fit_index(size_t bs) {
   return k;
 }
 
+// Blocks of bs the gaps left by the last layout would take, from left[]: counted at the power of
+// two at or above bs, they fall short by up to half for sizes between (a 320-byte class counted
+// as 512-byte blocks: a 400-byte gap counts none); the count at the power of two below, scaled
+// by the sizes, is closer. mixed_prepare counts exactly before anything changes.
+MI_INLINE size_t left_estimate(const MixedInfo* m, size_t bs) {
+  unsigned k = fit_index(bs);
+  if ((kUnit << k) == bs || k == 0) return m->left[k];
+  return size_t(m->left[k - 1]) * (kUnit << (k - 1)) / bs;
+}
+
 // Counts in left[] the aligned blocks of each fit size that bytes [lo, hi) would take.
 void count_fits(uint16_t* left, size_t lo, size_t hi) {
   for (unsigned k = 0; k < kFits; ++k) {
@@ -162,7 +172,7 @@ bool mixed_gaps_likely(const Page* pg, unsigned c) {
   if (!pg->capacity || old < kUnit) return false;
   if (const MixedInfo* m = pg->mix) {
     // What the last layout left is sure to take them; space freed since, perhaps half of it.
-    size_t need = min_guests(bs), sure = m->left[fit_index(bs)], now = free_bytes(pg);
+    size_t need = min_guests(bs), sure = left_estimate(m, bs), now = free_bytes(pg);
     if (sure >= need) return true;
     return now >= m->free_seen + kPageSize / 8 && sure + (now - m->free_seen) / (2 * bs) >= need;
   }

@@ -356,6 +356,31 @@ TEST(Mixed, AFullMixedPageTakesAnotherClassInTheGapsItLeft) {
   EXPECT_EQ(m.pg->state, PageState::free) << "every life gone, the page leaves";
 }
 
+// Guests of 768 B in gaps of 1984 B take two blocks each and leave 448 B, which take one 320-byte
+// block: 32 or so per page, above the bar of an eighth of a fresh page (25). Counted as 512-byte
+// blocks, as the look used to count them, the leftovers took none.
+TEST(Mixed, LeftoversAreCountedForSizesBetweenPowersOfTwo) {
+  struct Between : Mixed {
+    std::vector<void*> first, second;
+    Page* pg = nullptr;
+    Between() {
+      first = take_guests(*this, 8 * kPageSize / 768, 768);
+      second = take_guests(*this, 64, 320);
+      for (void* g : second)
+        if (pages.count(page_of_block(g))) pg = page_of_block(g);
+    }
+  } m;
+  ASSERT_NE(m.pg, nullptr) << "the leftovers of the 768-byte layout never took 320-byte blocks";
+  EXPECT_EQ(m.pg->block_size, 320u);
+  for (void* g : m.second)
+    for (unsigned char* k : m.kept)
+      EXPECT_FALSE(overlaps(g, 320, k, kOld)) << "a guest over a live block";
+  EXPECT_TRUE(m.intact());
+  for (void* g : m.second) im_free(g);
+  for (void* g : m.first) im_free(g);
+  for (unsigned char* k : m.kept) im_free(k);
+}
+
 // The first class's blocks, residents now, freed by another thread: by their bits, once each.
 TEST(Mixed, EarlierGuestsFreedByAnotherThreadAfterTheClassChanged) {
   Remixed m;
