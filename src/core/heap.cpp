@@ -246,6 +246,7 @@ MI_INLINE PageQueue& full_list(Heap* h, const Page* pg) { return pg->mixed ? h->
 
 void full_push(Heap* h, Page* pg) {
   page_set_state(pg, PageState::full);
+  pg->punch_used = kNotLooked;  // filled up: what the last look for holes or gaps saw is gone
   queue_push_back(full_list(h, pg), pg);
   h->full_count++;
 }

@@ -137,6 +137,7 @@ void page_fill_holes(Page* pg) {
   pg->free_len = pg->free == nullptr ? added : kLenUnknown;
   pg->free = head;
   pg->absent = 0;
+  pg->punch_used = kNotLooked;  // the holes are gone: the next look starts afresh
   __atomic_store_n(&pg->holes, uint16_t(0), __ATOMIC_RELAXED);
 }
 
