@@ -156,7 +156,7 @@ void page_repunch(const Page* pg, const void* p) {
 constexpr uint64_t kSparseIntervalMs = 1000;
 constexpr size_t kTimedStep = size_t(1) << 14, kPressureMax = size_t(1) << 20;
 
-size_t clamp(size_t v, size_t lo, size_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+static size_t clamp(size_t v, size_t lo, size_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want) {
   bool force = mode == SparsePass::force, timed = mode == SparsePass::timed;
