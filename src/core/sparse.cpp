@@ -31,23 +31,23 @@ bool mark(const Page* pg, const Block* b, uint64_t* bits) {
   return true;
 }
 
-// Whether holes are likely enough to walk pg's lists: an OS page of k blocks is free with
-// page_free_odds(pg, k); a walk is worth it when the page's 16 OS pages are expected to hold a
-// quarter of a hole or more. (Survivors of a burst are usually clustered, which only makes holes
-// more likely.)
-bool holes_likely(const Page* pg, size_t bs) {
-  return page_free_odds(pg, (kOsPage + bs - 1) / bs) * kOsPages >= 0.25;
+// The holes a page of `capacity` blocks of bs with `used` live is expected to have, its live
+// blocks taken as spread at random: an OS page of k blocks is free with used_free_odds (sparse.h).
+double expected_holes(size_t used, size_t capacity, size_t bs) {
+  return used_free_odds(used, capacity, (kOsPage + bs - 1) / bs) * kOsPages;
 }
 
-// Whether enough was freed since pg was last looked at for the holes it is expected to have to
-// grow by one OS page at least: page_freed_since_look asks for a sixteenth of the page freed,
+// A page's lists are worth a walk when it is expected to hold this much of a hole. (Survivors of
+// a burst are usually clustered, which only makes holes more likely.)
+constexpr double kHolesLikely = 0.25;
+
+// Whether enough was freed since pg was last looked at for the holes it is expected to have (now)
+// to grow by one OS page at least: page_freed_since_look asks for a sixteenth of the page freed,
 // which a page already sparse when looked at (3 live 80-byte blocks left of 40) never reaches.
-bool holes_gained(const Page* pg, size_t bs) {
+bool holes_gained(const Page* pg, size_t bs, double now) {
   if (pg->punch_used == kNotLooked) return true;
   if (pg->punch_used <= pg->used) return false;
-  size_t k = (kOsPage + bs - 1) / bs;
-  double now = page_free_odds(pg, k), then = used_free_odds(pg->punch_used, pg->capacity, k);
-  return (now - then) * kOsPages >= 1.0;
+  return now - expected_holes(pg->punch_used, pg->capacity, bs) >= 1.0;
 }
 
 uint32_t count_absent(const Page* pg, uint32_t holes) {
@@ -183,8 +183,9 @@ size_t heap_sparse_pass(Heap* h, uint64_t now, SparsePass mode, size_t want) {
       // freed since the last look.
       if (free_blocks * bs < 2 * kOsPage) continue;
       if (!force) {
-        if (size_t(pg->used) * bs * 2 > carved || !holes_likely(pg, bs)) continue;
-        if (!holes_gained(pg, bs)) continue;
+        if (size_t(pg->used) * bs * 2 > carved) continue;
+        double holes = expected_holes(pg->used, pg->capacity, bs);
+        if (holes < kHolesLikely || !holes_gained(pg, bs, holes)) continue;
       }
       budget = budget > free_blocks ? budget - free_blocks : 0;
       released += page_punch_holes(pg);
