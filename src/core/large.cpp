@@ -46,10 +46,8 @@ MI_INLINE Resident resident_all(const void* b, size_t size) {
 MI_INLINE Resident clip(Resident r, uintptr_t lo, uintptr_t hi) {
   return {r.lo > lo ? r.lo : lo, r.hi < hi ? r.hi : hi};
 }
-MI_INLINE size_t overlap(Resident r, uintptr_t lo, uintptr_t hi) {
-  Resident c = clip(r, lo, hi);
-  return c.hi > c.lo ? c.hi - c.lo : 0;
-}
+MI_INLINE size_t length(Resident r) { return r.hi > r.lo ? r.hi - r.lo : 0; }
+MI_INLINE size_t overlap(Resident r, uintptr_t lo, uintptr_t hi) { return length(clip(r, lo, hi)); }
 // Two adjacent ranges, a before b, merged: the span from a's resident start to b's resident end
 // (purged pages between two resident parts count as resident: an estimate on the low side).
 MI_INLINE Resident resident_join(Resident a, Resident b) {
@@ -150,7 +148,7 @@ void bin_remove(LargeRegion* r, LargeFree* f) {
 void make_free(LargeRegion* r, LargeHdr* h, size_t size, Resident res, uint64_t now) {
   uintptr_t b = uintptr_t(h);
   res = clip(res, b, b + size);
-  size_t in = res.hi > res.lo ? res.hi - res.lo : 0;
+  size_t in = length(res);
   uint16_t state = in == size ? 0 : in == 0 ? kPurged : kPartPurged;
   hdr_write(h, size, uint16_t((h->flags & kPrevInUse) | state));
   LargeHdr* n = hdr_next(h);
