@@ -28,6 +28,21 @@ size_t resident_bytes(const Page* pg) {
   return n * 4096;
 }
 
+size_t resident_bytes(const std::set<Page*>& pages) {
+  size_t n = 0;
+  for (Page* pg : pages) n += resident_bytes(pg);
+  return n;
+}
+
+// Checks that the live blocks kept their byte `fill` (up to the last byte of `size`), then frees
+// them.
+void free_intact(const std::vector<unsigned char*>& live, size_t size, unsigned char fill) {
+  for (unsigned char* p : live) {
+    EXPECT_EQ(p[size - 1], fill) << "live data kept";
+    im_free(p);
+  }
+}
+
 // Fills four pages of 1 KiB blocks, then frees all but every 20th block.
 struct Sparse : SparseFill {
   Sparse() : SparseFill(1024, 64 * 4, 20, 0, 0xab) {}
@@ -41,8 +56,7 @@ struct Sparse : SparseFill {
 TEST(Sparse, FreeOsPagesOfASparsePageGoBack) {
   if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
   Sparse s;
-  size_t before = 0;
-  for (Page* pg : s.pages) before += resident_bytes(pg);
+  size_t before = resident_bytes(s.pages);
   size_t released = heap_sparse_pass(t_heap, 0, SparsePass::force);
   size_t after = 0, holes = 0;
   for (Page* pg : s.pages) {
@@ -161,16 +175,10 @@ TEST(Sparse, APageLookedAtWhileStillFullEnoughIsLookedAtAgain) {
     if (i % 10 == 0) still.push_back(s.kept[i]);
     else im_free(s.kept[i]);
   }
-  size_t before = 0;
-  for (Page* pg : s.pages) before += resident_bytes(pg);
+  size_t before = resident_bytes(s.pages);
   EXPECT_GT(heap_sparse_pass(t_heap, 0, SparsePass::pressure), 0u);
-  size_t after = 0;
-  for (Page* pg : s.pages) after += resident_bytes(pg);
-  EXPECT_LT(after, before - 2 * 4096);
-  for (unsigned char* p : still) {
-    EXPECT_EQ(p[79], 0x5a) << "live data kept";
-    im_free(p);
-  }
+  EXPECT_LT(resident_bytes(s.pages), before - 2 * 4096);
+  free_intact(still, 80, 0x5a);
 }
 
 TEST(Sparse, APressurePassWalksAsMuchAsTheMemoryWanted) {
@@ -180,10 +188,7 @@ TEST(Sparse, APressurePassWalksAsMuchAsTheMemoryWanted) {
   if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
   SparseFill s(16, 4096 * 32, 1024, 0, 0x11);
   EXPECT_GE(heap_sparse_pass(t_heap, 0, SparsePass::pressure, size_t(1) << 20), size_t(1) << 20);
-  for (unsigned char* p : s.kept) {
-    EXPECT_EQ(p[15], 0x11) << "live data kept";
-    im_free(p);
-  }
+  free_intact(s.kept, 16, 0x11);
 }
 
 TEST(Sparse, APageThatFilledUpAgainIsLookedAtAfresh) {
@@ -195,13 +200,8 @@ TEST(Sparse, APageThatFilledUpAgainIsLookedAtAfresh) {
   std::vector<void*> again;
   for (int i = 0; i < 819 * 8; ++i) again.push_back(im_malloc(80));
   for (void* p : again) im_free(p);
-  size_t before = 0, after = 0;
-  for (Page* pg : s.pages) before += resident_bytes(pg);
+  size_t before = resident_bytes(s.pages);
   heap_sparse_pass(t_heap, 0, SparsePass::pressure);
-  for (Page* pg : s.pages) after += resident_bytes(pg);
-  EXPECT_LT(after, before / 2) << "4 blocks live in 16 OS pages: most come free";
-  for (unsigned char* p : s.kept) {
-    EXPECT_EQ(p[79], 0x3c) << "live data kept";
-    im_free(p);
-  }
+  EXPECT_LT(resident_bytes(s.pages), before / 2) << "4 blocks live in 16 OS pages: most come free";
+  free_intact(s.kept, 80, 0x3c);
 }
