@@ -18,6 +18,7 @@ samples taken every 10 ms of work.
 """
 
 import argparse
+import array
 import gc
 import os
 import random
@@ -45,14 +46,18 @@ class Tracer:
         self.path, self.interval = path, interval_ms / 1000
         self.t0 = time.monotonic()
         self.next = 0.0
-        self.samples = []
+        # Flat doubles, not a list of tuples: every sample kept as objects would stay live among
+        # the workload's own small objects and keep pymalloc arenas from being freed (30 MiB more
+        # peak RSS under an allocator that returns memory, whatever the allocator). The array's
+        # buffer is one block, grown by realloc.
+        self.samples = array.array("d")
 
     def tick(self, live):
         if self.path is None:
             return
         t = time.monotonic() - self.t0
         if t >= self.next:
-            self.samples.append((t * 1000, rss_kb(), live))
+            self.samples.extend((t * 1000, rss_kb(), live))
             self.next = t + self.interval
 
     def write(self, live):
@@ -62,8 +67,9 @@ class Tracer:
         self.tick(live)
         with open(self.path, "w") as f:
             f.write("ms,rss_kb,live_bytes\n")
-            for ms, rss, lv in self.samples:
-                f.write(f"{ms:.1f},{rss},{lv}\n")
+            for i in range(0, len(self.samples), 3):
+                ms, rss, lv = self.samples[i:i + 3]
+                f.write(f"{ms:.1f},{int(rss)},{int(lv)}\n")
 
 
 # Each maker returns (object, its approximate size in bytes, including its items).
