@@ -133,10 +133,11 @@ int main(int argc, char** argv) {
                "RSS after malloc_trim(0) %+ld KiB from 1000 to %u threads (limit +4 MiB)", dtrim / 1024, THREADS);
   long darena = (long)c2000.mi.arena - (long)c100.mi.arena;
   long dlate = (long)c2000.mi.arena - (long)c1000.mi.arena;
-  /* (Mapped memory grows in steps of a segment or a large region, 16 MiB: one more step now and
-   * then is caching; a leak keeps stepping.) */
-  check_result("thread_churn.mapped_memory_reused_after_thread_exit", darena < (long)(40 * MiB) && dlate < (long)(20 * MiB),
-               "mallinfo2 arena %+ld KiB from 100 to %u threads (limit +40 MiB), %+ld KiB from 1000 (limit +20 MiB)",
+  /* (Mapped memory grows in steps of a segment, 4 MiB, or a large region, 16 MiB: one more of
+   * each now and then is caching, or threads that overlapped on a loaded machine and took a
+   * region of their own (large-blocks.md); a leak keeps stepping.) */
+  check_result("thread_churn.mapped_memory_reused_after_thread_exit", darena < (long)(40 * MiB) && dlate < (long)(24 * MiB),
+               "mallinfo2 arena %+ld KiB from 100 to %u threads (limit +40 MiB), %+ld KiB from 1000 (limit +24 MiB)",
                darena / 1024, THREADS, dlate / 1024);
   long duord = (long)c2000.mi.uordblks - (long)c100.mi.uordblks;
   check_result("thread_churn.live_bytes_flat_after_2000_threads", duord < (long)(1 * MiB) && duord > -(long)MiB,

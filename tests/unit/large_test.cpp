@@ -180,6 +180,37 @@ TEST(Large, RoomInAnOlderRegionComesFirst) {
   for (void* b : blocks) large_free(region_of(b), b);
 }
 
+// A hole of the size asked for in a newer region is taken before an older region's larger hole is
+// split (the best fit of the oldest region with room, alone, would split it).
+TEST(Large, ACloseFitInANewerRegionComesBeforeSplittingALargerHole) {
+  ASSERT_TRUE(ensure_init());
+  im_free(im_malloc(16));
+  constexpr size_t kSize = 1 << 20;
+  std::vector<void*> blocks;
+  LargeRegion* first = nullptr;
+  size_t in_newer = 0;  // index of the first block in a newer region
+  for (size_t i = 0; i < 64 && !in_newer; ++i) {
+    blocks.push_back(large_malloc(t_heap, kSize, 16));
+    ASSERT_NE(blocks.back(), nullptr);
+    if (!first) first = region_of(blocks.back());
+    else if (region_of(blocks.back()) != first) in_newer = i;
+  }
+  ASSERT_GE(in_newer, 4u) << "64 MiB did not open a new region";
+  LargeRegion* newer = region_of(blocks[in_newer]);
+  blocks.push_back(large_malloc(t_heap, kSize, 16));  // a live neighbour after the hole
+  ASSERT_EQ(region_of(blocks.back()), newer);
+  large_free(first, blocks[1]);  // two merged: a 2 MiB hole in the older region
+  large_free(first, blocks[2]);
+  large_free(newer, blocks[in_newer]);  // a 1 MiB hole in the newer one
+  void* hole = blocks[in_newer];
+  blocks[1] = blocks[2] = blocks[in_newer] = nullptr;
+  void* p = large_malloc(t_heap, kSize, 16);
+  EXPECT_EQ(p, hole) << "the older region's 2 MiB hole was split with a 1 MiB one free";
+  blocks.push_back(p);
+  for (void* b : blocks)
+    if (b) large_free(region_of(b), b);
+}
+
 // A thread that finds the region another thread is using locked opens a region of its own
 // instead of queueing on that lock; one that finds it free shares it (a main thread and its
 // worker: one region, not two half used).
@@ -244,6 +275,9 @@ TEST(Large, ContendedRegionsAreNotShared) {
 TEST(Large, MergedWithPurgedMemoryOnlyTheFreedPartIsResident) {
   ASSERT_TRUE(ensure_init());
   Heap* h = heap_for_thread();
+  // Free memory that earlier tests left resident in the regions goes back first: the megabyte
+  // below is then the only resident free memory, whichever region it comes from.
+  trim_impl();
   void* a = large_malloc(h, 1 << 20, 16);
   ASSERT_NE(a, nullptr);
   LargeRegion* r = region_of(a);
