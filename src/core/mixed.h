@@ -1,5 +1,5 @@
-// Mixed pages: a sparse page of a class gone cold serves another class in the gaps between its
-// survivors.
+// Mixed pages: a sparse page of a class gone cold (or one a class still in use holds behind its
+// first pages: core/heap.cpp) serves another class in the gaps between its survivors.
 //
 // After a program's sizes move on, pages of the old sizes keep a few live blocks each ("residents")
 // and stay resident whole: no other class can use their free space, and their 4 KiB OS pages

@@ -520,6 +520,53 @@ TEST(Mixed, RemoteFreesRaceWithTheClassChange) {
   EXPECT_GT(mixed_made(), made);
 }
 
+// A class still in use (hot) keeps its first 16 pages for itself; sparse pages behind them take
+// another class. Sizes no other test uses, so that no earlier test's pages are in the queues.
+namespace {
+// Blocks of `size` until `pages` pages' worth, the class kept hot meanwhile; whether one landed in
+// m's pages.
+bool guests_land(const SparseFill& m, unsigned hot_class, size_t size, size_t pages, std::vector<void*>& v) {
+  bool landed = false;
+  for (size_t i = 0; i < pages * kPageSize / size && !landed; ++i) {
+    t_heap->class_slow_at[hot_class] = t_heap->slow_calls;  // the old class is in use
+    void* p = im_malloc(size);
+    memset(p, 0x5a, size);
+    v.push_back(p);
+    landed = m.pages.count(page_of_block(p)) != 0;
+  }
+  return landed;
+}
+}  // namespace
+
+TEST(Mixed, AHotClassKeepsItsFirstPages) {
+  constexpr size_t kHotOld = 192, kGuest = 464;
+  g_options[int(Opt::background_thread)] = 0;
+  SparseFill m(kHotOld, 8 * kPageSize / kHotOld, 32, 5);  // 8 pages, 1 block in 32 live
+  make_cold_and_purge();
+  std::vector<void*> guests;
+  EXPECT_FALSE(guests_land(m, size_to_class(kHotOld), kGuest, 32, guests))
+      << "a page among a hot class's first 16 took another class";
+  for (void* g : guests) im_free(g);
+  for (unsigned char* k : m.kept) im_free(k);
+}
+
+TEST(Mixed, AHotClassLendsTheSparsePagesBehindItsFirst16) {
+  constexpr size_t kHotOld = 112, kGuest = 496;
+  g_options[int(Opt::background_thread)] = 0;
+  SparseFill m(kHotOld, 48 * kPageSize / kHotOld, 32, 5);  // 48 pages
+  make_cold_and_purge();
+  std::vector<void*> guests;
+  EXPECT_TRUE(guests_land(m, size_to_class(kHotOld), kGuest, 64, guests))
+      << "no page behind a hot class's first 16 took another class";
+  EXPECT_TRUE(std::all_of(m.kept.begin(), m.kept.end(), [](unsigned char* k) {
+    for (size_t j = 1; j < kHotOld; ++j)
+      if (k[j] != k[0]) return false;
+    return true;
+  })) << "a live block of the hot class was written";
+  for (void* g : guests) im_free(g);
+  for (unsigned char* k : m.kept) im_free(k);
+}
+
 // A cold class's empty page (the class's only page, kept against thrashing) is taken as a plain
 // page of the new class and carved as it is used: mixed, all its blocks would be listed, and so
 // written, at once.
