@@ -302,7 +302,7 @@ Page* mixed_take(Heap* h, unsigned c) {
     Page* last = q.last;
     Page* pg = q.first;
     if (h->slow_calls - h->class_slow_at[from] < kHotSlowCalls)
-      for (unsigned k = 0; pg && k < kHotKeep; ++k) pg = pg == last ? nullptr : pg->next;
+      for (unsigned i = 0; pg && i < kHotKeep; ++i) pg = pg == last ? nullptr : pg->next;
     for (; pg && looked < kMixedLook; ++looked) {
       Page* next = pg == last ? nullptr : pg->next;
       queue_remove(q, pg);

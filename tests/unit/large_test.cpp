@@ -22,6 +22,17 @@ using namespace mallocim;
 namespace {
 LargeRegion* region_of(void* p) { return reinterpret_cast<LargeRegion*>(segmap_lookup(p)); }
 
+// Blocks of 1 MiB into `blocks` until one lands in a region other than the first one's (at most
+// 64); returns its index, or 0 when none did.
+size_t fill_to_new_region(std::vector<void*>& blocks) {
+  for (size_t i = 0; i < 64; ++i) {
+    blocks.push_back(large_malloc(t_heap, 1 << 20, 16));
+    if (!blocks.back()) return 0;
+    if (region_of(blocks.back()) != region_of(blocks.front())) return i;
+  }
+  return 0;
+}
+
 struct NoAbort {  // report misuse and continue, so a test can check the refusal
   NoAbort() { g_options[int(Opt::abort_on_error)] = 0; }
   ~NoAbort() { g_options[int(Opt::abort_on_error)] = 1; }
@@ -164,16 +175,10 @@ TEST(Large, RoomInAnOlderRegionComesFirst) {
   ASSERT_NE(t_heap, &g_empty_heap);
   constexpr size_t kSize = 1 << 20;
   std::vector<void*> blocks;
-  LargeRegion* first = nullptr;
-  LargeRegion* newer = nullptr;
-  for (int i = 0; i < 64 && !newer; ++i) {
-    blocks.push_back(large_malloc(t_heap, kSize, 16));
-    ASSERT_NE(blocks.back(), nullptr);
-    LargeRegion* r = region_of(blocks.back());
-    if (!first) first = r;
-    else if (r != first) newer = r;
-  }
-  ASSERT_NE(newer, nullptr) << "64 MiB did not open a new region";
+  size_t in_newer = fill_to_new_region(blocks);
+  ASSERT_NE(in_newer, 0u) << "64 MiB did not open a new region";
+  LargeRegion* first = region_of(blocks.front());
+  LargeRegion* newer = region_of(blocks[in_newer]);
   large_free(first, blocks.front());  // room in the older region
   blocks.front() = large_malloc(t_heap, kSize, 16);
   EXPECT_NE(region_of(blocks.front()), newer) << "the newer region was used with room in an older one";
@@ -187,15 +192,9 @@ TEST(Large, ACloseFitInANewerRegionComesBeforeSplittingALargerHole) {
   im_free(im_malloc(16));
   constexpr size_t kSize = 1 << 20;
   std::vector<void*> blocks;
-  LargeRegion* first = nullptr;
-  size_t in_newer = 0;  // index of the first block in a newer region
-  for (size_t i = 0; i < 64 && !in_newer; ++i) {
-    blocks.push_back(large_malloc(t_heap, kSize, 16));
-    ASSERT_NE(blocks.back(), nullptr);
-    if (!first) first = region_of(blocks.back());
-    else if (region_of(blocks.back()) != first) in_newer = i;
-  }
+  size_t in_newer = fill_to_new_region(blocks);  // index of the first block in a newer region
   ASSERT_GE(in_newer, 4u) << "64 MiB did not open a new region";
+  LargeRegion* first = region_of(blocks.front());
   LargeRegion* newer = region_of(blocks[in_newer]);
   blocks.push_back(large_malloc(t_heap, kSize, 16));  // a live neighbour after the hole
   ASSERT_EQ(region_of(blocks.back()), newer);

@@ -37,18 +37,19 @@ void make_cold_and_purge() {
   pool_purge(UINT64_MAX);
 }
 
+// Whether every kept block still holds the one byte value it was filled with.
+bool intact(const std::vector<unsigned char*>& kept, size_t size) {
+  for (unsigned char* p : kept)
+    for (size_t j = 1; j < size; ++j)
+      if (p[j] != p[0]) return false;
+  return true;
+}
+
 struct Mixed : SparseFill {
   Mixed() : SparseFill((g_options[int(Opt::background_thread)] = 0, kOld), 4 * kPageSize / kOld, 32, 5) {
     make_cold_and_purge();  // (the background thread is off: nothing purges behind the test)
   }
-  bool intact() const {
-    for (unsigned char* p : kept) {
-      unsigned char v = p[0];
-      for (size_t j = 0; j < kOld; ++j)
-        if (p[j] != v) return false;
-    }
-    return true;
-  }
+  bool intact() const { return ::intact(kept, kOld); }
 };
 
 // At least n blocks of the new class, written, and on until one lands in one of m's pages (the
@@ -558,11 +559,7 @@ TEST(Mixed, AHotClassLendsTheSparsePagesBehindItsFirst16) {
   std::vector<void*> guests;
   EXPECT_TRUE(guests_land(m, size_to_class(kHotOld), kGuest, 64, guests))
       << "no page behind a hot class's first 16 took another class";
-  EXPECT_TRUE(std::all_of(m.kept.begin(), m.kept.end(), [](unsigned char* k) {
-    for (size_t j = 1; j < kHotOld; ++j)
-      if (k[j] != k[0]) return false;
-    return true;
-  })) << "a live block of the hot class was written";
+  EXPECT_TRUE(intact(m.kept, kHotOld)) << "a live block of the hot class was written";
   for (void* g : guests) im_free(g);
   for (unsigned char* k : m.kept) im_free(k);
 }
