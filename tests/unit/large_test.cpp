@@ -267,6 +267,50 @@ TEST(Large, ContendedRegionsAreNotShared) {
   owner_thread.join();
 }
 
+// With another thread at work, an allocation takes a resident hole in that thread's region before
+// it faults fresh memory into a region of its own: each thread growing its own regions while the
+// others' freed memory waits for the purge is what raised bench_server's peak.
+TEST(Large, AResidentHoleOfAnotherThreadComesBeforeFreshMemory) {
+  ASSERT_TRUE(ensure_init());
+  im_free(im_malloc(16));  // this thread's own heap
+  ASSERT_NE(t_heap, &g_empty_heap);
+  constexpr size_t kSize = 1 << 20;
+  std::vector<void*> blocks;  // two regions at least: one to fault fresh memory into
+  ASSERT_NE(fill_to_new_region(blocks), 0u) << "64 MiB did not open a new region";
+  for (void* b : blocks) large_free(region_of(b), b);
+  trim_impl();  // every free block of the regions purged: the hole below is the only resident one
+  std::this_thread::sleep_for(std::chrono::milliseconds(25));  // earlier tests' users are gone
+  std::atomic<Heap*> owner{nullptr};
+  std::atomic<bool> finish{false};
+  void* hole = nullptr;
+  void* neighbour = nullptr;
+  std::thread owner_thread([&] {  // lives to the end: an exited thread's heap is reused
+    Heap* h = heap_for_thread();
+    hole = large_malloc(h, kSize, 16);
+    neighbour = large_malloc(h, 64 << 10, 16);
+    if (hole) {
+      memset(hole, 1, kSize);  // resident
+      large_free(region_of(hole), hole);
+    }
+    owner = h;
+    while (!finish) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (!owner.load()) std::this_thread::yield();
+  void* p = nullptr;
+  if (hole && neighbour) {
+    LargeRegion* r = region_of(hole);
+    r->user.store(owner.load(), std::memory_order_relaxed);  // as if it had just allocated there
+    r->used_ms.store(os::now_ms(), std::memory_order_relaxed);
+    p = large_malloc(t_heap, kSize, 16);
+  }
+  finish = true;
+  owner_thread.join();
+  ASSERT_TRUE(hole && neighbour && p) << "out of memory";
+  EXPECT_EQ(p, hole) << "fresh memory was faulted in with a resident fit free in another thread's region";
+  large_free(region_of(p), p);
+  large_free(region_of(neighbour), neighbour);
+}
+
 // A freed block that merges with purged free memory (here, the untouched rest of a region) keeps
 // track of its resident part: a block cut from that part is resident (borrowing may take it),
 // one that reaches into the purged part is fresh memory (borrowing may not; it counts as purge
