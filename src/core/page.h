@@ -69,6 +69,7 @@ struct alignas(64) Page {
   uint32_t rest_len;
   uint16_t absent;      // carved blocks in holes: on no list, not used
   uint16_t punch_used;  // `used` when last looked at for holes or mixing (kNotLooked: not since init)
+  uint16_t touched;     // free in the pool: its OS pages (4 KiB) that may be resident (page_pool.cpp)
   MixedInfo* mix;       // when mixed: where residents and guests start (core/mixed.h)
 };
 

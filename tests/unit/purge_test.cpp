@@ -13,6 +13,7 @@
 #include "core/large.h"
 #include "core/page_pool.h"
 #include "mallocim.h"
+#include "platform/os.h"
 #include "policy/options.h"
 #include "sparse_fill.h"
 
@@ -114,4 +115,42 @@ TEST(Purge, LargeAndHugeBlocksDoNotPurgeEachOther) {
   size_t purged = large_figures().purged;
   purge_pressure(size_t(4) << 20, Layer::huge);
   EXPECT_EQ(large_figures().purged, purged);
+}
+
+// An empty page taken from the pool resident counts what its blocks never reached as fresh memory:
+// the program faults that in (bench_phases built a phase of small blocks in such pages, and the
+// free large blocks of the phase before stayed resident).
+TEST(Purge, ReusedPagesCountWhatTheyNeverTouched) {
+  Options o(0);  // set up without pressure: the pages below stay resident, the large blocks too
+  ASSERT_TRUE(ensure_init());
+  pool_purge(UINT64_MAX);  // no resident page in the pool: the 80 below are all it has
+  Page* part[40];  // returned as free now: not due for the timed purge
+  Page* full[40];
+  for (Page*& p : part) p = pool_take_page();
+  for (Page*& p : full) p = pool_take_page();
+  for (Page* p : part) {  // carved as far as one OS page
+    p->block_size = 1024;
+    p->capacity = 4;
+    pool_return_page(p, os::now_ms());
+  }
+  for (Page* p : full) {  // carved whole
+    p->block_size = 1024;
+    p->capacity = uint32_t(kPageSize / 1024);
+    pool_return_page(p, os::now_ms());
+  }
+  void* a = large_malloc(t_heap, size_t(1) << 20, 16);
+  void* b = large_malloc(t_heap, size_t(1) << 20, 16);
+  ASSERT_TRUE(a && b);
+  memset(a, 1, size_t(1) << 20);
+  memset(b, 1, size_t(1) << 20);
+  im_free(a);  // 2 MiB of free, resident large memory
+  im_free(b);
+  g_options[int(Opt::purge_pressure)] = 1;
+  size_t purged = large_figures().purged;
+  for (Page*& p : full) p = pool_take_page();  // newest first: the whole ones
+  EXPECT_EQ(large_figures().purged, purged) << "resident pages counted as fresh memory";
+  for (Page*& p : part) p = pool_take_page();  // 40 x 60 KiB never touched
+  EXPECT_GE(large_figures().purged, purged + (size_t(1) << 20)) << "memory never touched was not counted";
+  for (Page* p : part) pool_return_page(p, os::now_ms());
+  for (Page* p : full) pool_return_page(p, os::now_ms());
 }
