@@ -33,6 +33,33 @@ size_t fill_to_new_region(std::vector<void*>& blocks) {
   return 0;
 }
 
+// A thread that runs setup(its heap) and then lives until done(): its heap stays its own (an
+// exited thread's heap is reused by the next thread).
+struct OwnerThread {
+  std::atomic<Heap*> heap{nullptr};
+  std::atomic<bool> finish{false};
+  std::thread thread;
+  template <class Setup>
+  explicit OwnerThread(Setup setup) : thread([this, setup] {
+    Heap* h = heap_for_thread();
+    setup(h);
+    heap = h;
+    while (!finish) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }) {
+    while (!heap.load()) std::this_thread::yield();
+  }
+  void done() {
+    finish = true;
+    if (thread.joinable()) thread.join();
+  }
+  ~OwnerThread() { done(); }
+  // As if the owner had just allocated from r.
+  void used(LargeRegion* r) const {
+    r->user.store(heap.load(), std::memory_order_relaxed);
+    r->used_ms.store(os::now_ms(), std::memory_order_relaxed);
+  }
+};
+
 struct NoAbort {  // report misuse and continue, so a test can check the refusal
   NoAbort() { g_options[int(Opt::abort_on_error)] = 0; }
   ~NoAbort() { g_options[int(Opt::abort_on_error)] = 1; }
@@ -215,27 +242,14 @@ TEST(Large, ACloseFitInANewerRegionComesBeforeSplittingALargerHole) {
 // worker: one region, not two half used).
 TEST(Large, ContendedRegionsAreNotShared) {
   ASSERT_TRUE(ensure_init());
-  std::atomic<Heap*> owner{nullptr};
-  std::atomic<bool> finish{false};
   LargeRegion* r = nullptr;
   void* a = nullptr;
-  std::thread owner_thread([&] {  // lives to the end: an exited thread's heap is reused
-    Heap* h = heap_for_thread();
+  OwnerThread owner([&](Heap* h) {
     a = large_malloc(h, 64 << 10, 16);
     r = region_of(a);
-    owner = h;
-    while (!finish) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   });
-  while (!owner.load()) std::this_thread::yield();
-  if (!r) {  // (a failed ASSERT would leave the owner thread unjoined)
-    finish = true;
-    owner_thread.join();
-    FAIL() << "the owner thread could not allocate";
-  }
-  auto in_use_by_owner = [&] {  // as if the owner had just allocated there
-    r->user.store(owner.load(), std::memory_order_relaxed);
-    r->used_ms.store(os::now_ms(), std::memory_order_relaxed);
-  };
+  ASSERT_NE(r, nullptr) << "the owner thread could not allocate";
+  auto in_use_by_owner = [&] { owner.used(r); };
   auto other_thread_allocates = [&](bool lock_held) {
     std::atomic<LargeRegion*> got{nullptr};
     std::atomic<bool> done{false};
@@ -263,8 +277,6 @@ TEST(Large, ContendedRegionsAreNotShared) {
   if (regions == 1) EXPECT_EQ(shared, r);
   EXPECT_NE(other_thread_allocates(true), r) << "queued on a taken lock of another thread's region";
   large_free(r, a);
-  finish = true;
-  owner_thread.join();
 }
 
 // With another thread at work, an allocation takes a resident hole in that thread's region before
@@ -280,32 +292,21 @@ TEST(Large, AResidentHoleOfAnotherThreadComesBeforeFreshMemory) {
   for (void* b : blocks) large_free(region_of(b), b);
   trim_impl();  // every free block of the regions purged: the hole below is the only resident one
   std::this_thread::sleep_for(std::chrono::milliseconds(25));  // earlier tests' users are gone
-  std::atomic<Heap*> owner{nullptr};
-  std::atomic<bool> finish{false};
   void* hole = nullptr;
   void* neighbour = nullptr;
-  std::thread owner_thread([&] {  // lives to the end: an exited thread's heap is reused
-    Heap* h = heap_for_thread();
+  OwnerThread owner([&](Heap* h) {
     hole = large_malloc(h, kSize, 16);
     neighbour = large_malloc(h, 64 << 10, 16);
     if (hole) {
       memset(hole, 1, kSize);  // resident
       large_free(region_of(hole), hole);
     }
-    owner = h;
-    while (!finish) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   });
-  while (!owner.load()) std::this_thread::yield();
-  void* p = nullptr;
-  if (hole && neighbour) {
-    LargeRegion* r = region_of(hole);
-    r->user.store(owner.load(), std::memory_order_relaxed);  // as if it had just allocated there
-    r->used_ms.store(os::now_ms(), std::memory_order_relaxed);
-    p = large_malloc(t_heap, kSize, 16);
-  }
-  finish = true;
-  owner_thread.join();
-  ASSERT_TRUE(hole && neighbour && p) << "out of memory";
+  ASSERT_TRUE(hole && neighbour) << "out of memory";
+  owner.used(region_of(hole));
+  void* p = large_malloc(t_heap, kSize, 16);
+  owner.done();
+  ASSERT_NE(p, nullptr) << "out of memory";
   EXPECT_EQ(p, hole) << "fresh memory was faulted in with a resident fit free in another thread's region";
   large_free(region_of(p), p);
   large_free(region_of(neighbour), neighbour);
