@@ -373,7 +373,7 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   // With other threads at work, no fresh memory is faulted in while a resident fit is free
   // anywhere: a resident close fit, the thread's own regions' resident best fit, then theirs.
   // Each thread otherwise grows its own regions while memory the others freed waits for the purge
-  // (bench_server peaked at 136 MiB, 122 with this; 2-thread churn 59 -> 46 MiB). A lone thread
+  // (bench_server peaked at 136 MB, 122-127 with this; 2-thread churn 59 -> 46 MB). A lone thread
   // keeps to the oldest region's best fit: the newer regions drain and go back.
   bool others = false;  // another thread allocates from one of the regions
   for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r && !others;
