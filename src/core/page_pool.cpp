@@ -70,12 +70,6 @@ bool segment_all_purged(const Segment* s) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-constexpr size_t kOsPages = kPageSize / kOsPage;
-static_assert(kOsPages <= 16, "Page::touched has 16 bits");
-
 // The OS pages of p that may be resident: those its carved blocks reach, and those an earlier
 // life left, less the holes given back.
 uint16_t touched_os_pages(const Page* p) {
@@ -84,6 +78,7 @@ uint16_t touched_os_pages(const Page* p) {
   uint32_t reach = n >= kOsPages ? 0xffffu : (1u << n) - 1;
   return uint16_t((reach | p->touched) & ~uint32_t(p->holes));
 }
+
 }  // namespace
 
 Segment* g_segments = nullptr;
@@ -108,7 +103,6 @@ Page* pool_take_page() {
   if (fresh) purge_pressure(fresh, Layer::small);
   return p;
 }
-
 
 void pool_return_page(Page* p, uint64_t now_ms) {
   page_set_state(p, PageState::free);

@@ -7,8 +7,6 @@
 namespace mallocim {
 namespace {
 
-constexpr unsigned kOsPages = unsigned(kPageSize / kOsPage);  // 16: one bit each in Page::holes
-static_assert(kOsPages <= 16, "Page::holes has 16 bits");
 constexpr size_t kSmallestBlock = class_size_calc(0);
 static_assert(kSmallestBlock >= 8 && kPageSize / kSmallestBlock <= 0xffff, "blocks per page");
 

@@ -12,6 +12,8 @@
 namespace mallocim {
 
 constexpr size_t kOsPage = 4096;  // the OS page size holes are made of (none on other sizes)
+constexpr unsigned kOsPages = unsigned(kPageSize / kOsPage);  // 16: a bit each in Page::holes, touched
+static_assert(kOsPages <= 16, "Page::holes and Page::touched have 16 bits");
 
 // Whether the bytes [off, off + len) of a page overlap one of the OS pages in `holes`.
 MI_INLINE bool range_in_holes(size_t off, size_t len, uint32_t holes) {
