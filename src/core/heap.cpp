@@ -317,12 +317,12 @@ Page* mixed_take(Heap* h, unsigned c) {
           return pg;
         }
       }
-      // At most a quarter live, carved over half the page at least (the gaps are to be memory
+      // At most half live, carved over half the page at least (the gaps are to be memory
       // already resident: guests are listed all at once, so an uncarved rest would be faulted
       // in whole) and enough freed since it was last looked at (here or for holes), or mixed
       // already; and gaps likely to take enough blocks of c.
       size_t used = pg->used, carved = size_t(pg->capacity) * pg->block_size;
-      bool sparse = pg->mixed || (used * pg->block_size * 4 <= kPageSize && carved * 2 >= kPageSize &&
+      bool sparse = pg->mixed || (used * pg->block_size * 2 <= kPageSize && carved * 2 >= kPageSize &&
                                   page_freed_since_look(pg));
       if (sparse && mixed_gaps_likely(pg, c)) {
         pg->punch_used = uint16_t(used);

@@ -605,3 +605,29 @@ TEST(Mixed, APartlyCarvedPageIsNotMixed) {
   for (void* p : v) im_free(p);
   im_free(a);
 }
+
+// A page a third live qualifies (at most half live; it was a quarter). After a program deletes
+// half its records, the pages of their sizes are about half live, and the next sizes used to
+// fault in fresh pages beside them (the redis workload of the suite). The 80-byte class keeps one
+// block in three: gaps of 160 B, one 96-byte guest each.
+TEST(Mixed, APageAThirdLiveTakesAnotherClass) {
+  constexpr size_t kThirdOld = 80, kThirdGuest = 96;
+  g_options[int(Opt::background_thread)] = 0;
+  SparseFill m(kThirdOld, 8 * kPageSize / kThirdOld, 3, 1);
+  make_cold_and_purge();
+  std::vector<void*> guests;
+  bool landed = false;
+  for (size_t i = 0; i < 64 * kPageSize / kThirdGuest && !landed; ++i) {
+    void* p = im_malloc(kThirdGuest);
+    memset(p, 0x5a, kThirdGuest);
+    guests.push_back(p);
+    landed = m.pages.count(page_of_block(p)) != 0;
+  }
+  ASSERT_TRUE(landed) << "no page a third live took another class";
+  Page* pg = page_of_block(guests.back());
+  EXPECT_TRUE(pg->mixed);
+  EXPECT_EQ(pg->block_size, kThirdGuest);
+  EXPECT_TRUE(intact(m.kept, kThirdOld)) << "a live block of the old class was written";
+  for (void* g : guests) im_free(g);
+  for (unsigned char* k : m.kept) im_free(k);
+}
