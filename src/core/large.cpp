@@ -494,20 +494,26 @@ bool large_owns_block(LargeRegion* r, const void* p) {
 bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size) {
   uint64_t now = os::now_ms();
   size_t need = block_need(new_size);
-  LockGuard g(r->lock);
-  LargeHdr* h = hdr_of(p);
-  size_t cur = hdr_size(h);
-  Resident res = resident_all(h, cur);  // shrinking: the cut-off part was in use
-  if (need > cur) {
-    LargeHdr* n = hdr_next(h);
-    if ((n->flags & kInUse) || cur + hdr_size(n) < need) return false;
-    res = resident_join(res, resident_of(reinterpret_cast<LargeFree*>(n)));
-    bin_remove(r, reinterpret_cast<LargeFree*>(n));
-    make_used(h, cur + hdr_size(n));
+  size_t fresh = 0;
+  {
+    LockGuard g(r->lock);
+    LargeHdr* h = hdr_of(p);
+    size_t cur = hdr_size(h);
+    Resident res = resident_all(h, cur);  // shrinking: the cut-off part was in use
+    if (need > cur) {
+      LargeHdr* n = hdr_next(h);
+      if ((n->flags & kInUse) || cur + hdr_size(n) < need) return false;
+      res = resident_join(res, resident_of(reinterpret_cast<LargeFree*>(n)));
+      bin_remove(r, reinterpret_cast<LargeFree*>(n));
+      make_used(h, cur + hdr_size(n));
+    }
+    // Shrinking (or the rest of an absorbed neighbour) goes back to the free bins.
+    split_tail(r, h, need, res, now);
+    // Growing into a purged neighbour faults fresh memory in, as an allocation there would.
+    fresh = hdr_size(h) - overlap(res, uintptr_t(h), uintptr_t(h) + hdr_size(h));
+    r->used_bytes += hdr_size(h) - cur;
   }
-  // Shrinking (or the rest of an absorbed neighbour) goes back to the free bins.
-  split_tail(r, h, need, res, now);
-  r->used_bytes += hdr_size(h) - cur;
+  if (fresh) purge_pressure(fresh, Layer::large);
   return true;
 }
 

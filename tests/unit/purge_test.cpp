@@ -154,3 +154,29 @@ TEST(Purge, ReusedPagesCountWhatTheyNeverTouched) {
   for (Page* p : part) pool_return_page(p, os::now_ms());
   for (Page* p : full) pool_return_page(p, os::now_ms());
 }
+
+// realloc that grows a large block in place into a purged free neighbour faults that memory in
+// fresh, as an allocation there would: it counts as pressure too.
+TEST(Purge, GrowingInPlaceIntoPurgedMemoryCountsAsFresh) {
+  Options o(0);
+  ASSERT_TRUE(ensure_init());
+  constexpr size_t kA = size_t(64) << 10, kB = (size_t(2) << 20) - (size_t(64) << 10);
+  char* a = static_cast<char*>(im_malloc(kA));
+  char* b = static_cast<char*>(im_malloc(kB));
+  void* c = im_malloc(kA);  // keeps b's space from merging with the rest of the region
+  ASSERT_TRUE(a && b && c);
+  if (b != a + kA + 16) GTEST_SKIP() << "the two blocks are not neighbours here";
+  memset(b, 1, kB);
+  im_free(b);
+  large_purge(UINT64_MAX, true);  // b's memory goes back to the OS
+  empty_pages_to_pool();          // resident free memory of another layer
+  size_t dirty = pool_figures().free_pages_dirty;
+  ASSERT_GE(dirty, 32u);
+  g_options[int(Opt::purge_pressure)] = 1;
+  void* grown = im_realloc(a, kA + (size_t(1) << 20));  // 1 MiB more, from b's purged space
+  ASSERT_EQ(grown, a) << "not grown in place";
+  EXPECT_LE(pool_figures().free_pages_dirty + 8, dirty) << "the purged memory taken was not counted";
+  memset(grown, 2, kA + (size_t(1) << 20));
+  im_free(grown);
+  im_free(c);
+}
