@@ -421,6 +421,14 @@ class Cell:
             return None
         return median_of(self.runs, key)
 
+    def spread_pct(self, key):
+        """(max - min) / median of key over the repetitions, in percent; None with one run."""
+        if self.failure or len(self.runs) < 2:
+            return None
+        vals = [key(r) for r in self.runs]
+        med = median_of(self.runs, key)
+        return 100.0 * (max(vals) - min(vals)) / med if med else None
+
     def waste_pct(self):
         """Internal waste at the asked-bytes peak, % of the asked bytes (runs made with --waste)."""
         if self.failure or not self.runs:
@@ -572,16 +580,17 @@ def print_suite(runs, cases, allocators, reps, quick, waste=False):
     best_of = {}
     floor_of = {}  # workload -> the best peer's live peak / its peak RSS
     print("\npeak RSS: the workload's VmHWM (redis: the server's); ratio = allocator / the best "
-          "(lowest) peer of that workload,\nmarked *; time: the workload's own seconds, ratio to "
-          "the fastest peer. Below 1 = better than every peer.")
+          "(lowest) peer of that workload,\nmarked *; spread: (highest - lowest) / median of the "
+          "peak RSS over the repetitions; time: the workload's own seconds, ratio to the fastest "
+          "peer.\nBelow 1 = better than every peer.")
     for name in names:
         wl = WORKLOADS[name]
         best = best_peer(cells, name, allocators, rss_key)
         fastest = best_peer(cells, name, allocators, time_key)
         best_of[name] = best
         print(f"\n== {name}: {wl.about} ==")
-        head = (f"{'allocator':<11} {'peak RSS MiB':>12} {'/best peer':>10} {'live MiB':>9} "
-                f"{'peak/live':>9} {'time s':>8} {'/fastest':>8}")
+        head = (f"{'allocator':<11} {'peak RSS MiB':>12} {'/best peer':>10} {'spread %':>8} "
+                f"{'live MiB':>9} {'peak/live':>9} {'time s':>8} {'/fastest':>8}")
         extras = [e for e in wl.extras if e[0] != "frag_ratio"]  # peak/live is a column
         head += "".join(f"  {h:>14}" for _, h, _ in extras)
         if waste:
@@ -603,8 +612,8 @@ def print_suite(runs, cases, allocators, reps, quick, waste=False):
             rr = ratio(rss, best[1]) if best else None
             tr = ratio(t, fastest[1]) if fastest else None
             per_live = rss / 1024 / live if live else None
-            row += (f" {rss / 1024:>12.1f} {fmt(rr, 10)} {fmt(live, 9, 1)} {fmt(per_live, 9)} "
-                    f"{t:>8.3f} {fmt(tr, 8)}")
+            row += (f" {rss / 1024:>12.1f} {fmt(rr, 10)} {fmt(cell.spread_pct(rss_key), 8, 1)} "
+                    f"{fmt(live, 9, 1)} {fmt(per_live, 9)} {t:>8.3f} {fmt(tr, 8)}")
             row += "".join(f"  {fmt(cell.extra(k, d), 14, 1)}" for k, _, d in extras)
             if waste:
                 w = cell.waste_pct()
