@@ -264,6 +264,7 @@ void* huge_realloc(HugeHeader* h, void* p, size_t new_size) {
     size_t end = old_usable < new_map - h->offset ? old_usable : new_map - h->offset;
     if (end > new_usable) os::purge(reinterpret_cast<char*>(h) + h->offset + new_usable, end - new_usable);
   }
+  if (new_usable > old_usable) purge_count_fresh(new_usable - old_usable);  // faulted in as written
   h->map_size = new_map;
   h->usable = new_usable;
   account(0, ptrdiff_t(new_map) - ptrdiff_t(old_map), ptrdiff_t(new_usable) - ptrdiff_t(old_usable));

@@ -17,6 +17,9 @@ namespace mallocim {
 namespace {
 SpinLock g_purge_lock;
 std::atomic<uint64_t> g_next_purge_ms{0};
+std::atomic<size_t> g_fresh_total{0};  // bytes counted as fresh since start
+size_t g_rss_seen = 0, g_fresh_seen = 0;  // at the last look for growth from outside (purge lock)
+constexpr size_t kExternalMin = size_t(2) << 20;
 }  // namespace
 
 SpinLock& purge_lock() { return g_purge_lock; }
@@ -43,14 +46,39 @@ size_t purge_due(uint64_t now) {
   size_t released = pool_purge(older_than);
   released += large_purge(older_than, false);
   released += huge_cache_trim(older_than);
+  released += purge_external(now);
   g_purge_lock.unlock();
   errno = saved_errno;
+  return released;
+}
+
+void purge_count_fresh(size_t bytes) { g_fresh_total.fetch_add(bytes, std::memory_order_relaxed); }
+
+size_t purge_external(uint64_t) {
+  if (!option(Opt::purge_external)) return 0;
+  size_t rss = os::rss_bytes(), fresh = g_fresh_total.load(std::memory_order_relaxed);
+  if (!rss) return 0;
+  size_t released = 0;
+  // Our own purges since the last look only lower RSS: they hide growth, never fake it. What we
+  // fault in without counting it (holes filled again) passes for growth from outside: a little
+  // more goes back than needed.
+  int64_t grown = int64_t(rss) - int64_t(g_rss_seen) - int64_t(fresh - g_fresh_seen);
+  if (g_rss_seen && grown > int64_t(kExternalMin)) {
+    size_t want = size_t(grown);
+    released = pool_purge_bytes(want);
+    if (released < want) released += large_purge_bytes(want - released);
+    if (released < want) released += huge_cache_trim_bytes(want - released);
+    if (released) rss = os::rss_bytes();
+  }
+  g_rss_seen = rss;
+  g_fresh_seen = fresh;
   return released;
 }
 
 void purge_pressure(size_t bytes, Layer from) {
   constexpr size_t kStep = size_t(1) << 20;  // purge work in batches of about this much
   static std::atomic<size_t> debt{0};
+  purge_count_fresh(bytes);
   if (debt.fetch_add(bytes, std::memory_order_relaxed) + bytes < kStep) return;
   if (option(Opt::purge_delay_ms) < 0 || !option(Opt::purge_pressure) || !g_purge_lock.try_lock()) return;
   int saved_errno = errno;

@@ -29,5 +29,17 @@ SpinLock& purge_lock();
 // ends.
 enum class Layer { small, large, huge };
 void purge_pressure(size_t bytes, Layer from);
+// Fresh memory that is counted but traded against nothing (a huge block grown by realloc: large
+// and huge blocks are one side). purge_pressure counts its bytes too.
+void purge_count_fresh(size_t bytes);
+
+// Growth from outside. Every purge_due pass (a quarter of the delay) compares the process's RSS
+// with what the allocator counted as fresh since the last pass; more than 2 MiB beyond that was
+// faulted in by someone else (an interpreter's own arenas, mapped buffers, thread stacks, another
+// allocator), and as much free but resident memory goes back: empty pages, free large spans,
+// cached huge blocks, oldest first. Python's pymalloc arenas come from mmap, not malloc: the
+// memory a dropped structure left here stayed resident for the purge delay while the next
+// phase's arenas grew beside it.
+size_t purge_external(uint64_t now_ms);
 
 }  // namespace mallocim

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <vector>
@@ -179,4 +180,36 @@ TEST(Purge, GrowingInPlaceIntoPurgedMemoryCountsAsFresh) {
   memset(grown, 2, kA + (size_t(1) << 20));
   im_free(grown);
   im_free(c);
+}
+
+// Growth from outside: the process's RSS grew by more than the allocator counted as fresh (here
+// 16 MiB mapped and written by the test, as an interpreter's own arenas would be), and the free
+// memory it holds goes back to the OS.
+namespace {
+size_t dirty_after_growth_from_outside() {
+  Options o(0);  // no pressure purge, no timed purge: only the look for outside growth gives back
+  EXPECT_TRUE(ensure_init());
+  purge_external(os::now_ms());  // the baseline
+  empty_pages_to_pool();         // the allocator's own growth, counted as fresh
+  size_t dirty = pool_figures().free_pages_dirty;
+  EXPECT_GE(dirty, 32u);
+  constexpr size_t kOutside = size_t(16) << 20;
+  void* m = mmap(nullptr, kOutside, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(m, MAP_FAILED);
+  if (m == MAP_FAILED) return dirty;
+  memset(m, 1, kOutside);
+  purge_external(os::now_ms());
+  size_t left = pool_figures().free_pages_dirty;
+  munmap(m, kOutside);
+  return dirty - left;
+}
+}  // namespace
+
+TEST(Purge, GrowthFromOutsideGivesBackFreeMemory) {
+  EXPECT_GE(dirty_after_growth_from_outside(), 32u) << "the empty pages stayed resident";
+}
+
+TEST(Purge, GrowthFromOutsideTurnedOff) {
+  g_options[int(Opt::purge_external)] = 0;
+  EXPECT_EQ(dirty_after_growth_from_outside(), 0u);
 }
