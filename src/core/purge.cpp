@@ -56,7 +56,7 @@ void purge_count_fresh(size_t bytes) { g_fresh_total.fetch_add(bytes, std::memor
 
 size_t purge_external(uint64_t) {
   if (!option(Opt::purge_external)) return 0;
-  size_t rss = os::rss_bytes(), fresh = g_fresh_total.load(std::memory_order_relaxed);
+  size_t rss = os::anon_rss_bytes(), fresh = g_fresh_total.load(std::memory_order_relaxed);
   if (!rss) return 0;
   size_t released = 0;
   // Our own purges since the last look only lower RSS: they hide growth, never fake it. What we
@@ -68,7 +68,7 @@ size_t purge_external(uint64_t) {
     released = pool_purge_bytes(want);
     if (released < want) released += large_purge_bytes(want - released);
     if (released < want) released += huge_cache_trim_bytes(want - released);
-    if (released) rss = os::rss_bytes();
+    if (released) rss = os::anon_rss_bytes();
   }
   g_rss_seen = rss;
   g_fresh_seen = fresh;

@@ -33,8 +33,9 @@ void purge_pressure(size_t bytes, Layer from);
 // and huge blocks are one side). purge_pressure counts its bytes too.
 void purge_count_fresh(size_t bytes);
 
-// Growth from outside. Every purge_due pass (a quarter of the delay) compares the process's RSS
-// with what the allocator counted as fresh since the last pass; more than 2 MiB beyond that was
+// Growth from outside. Every purge_due pass (a quarter of the delay) compares the process's
+// anonymous RSS (mapped files left out: their pages are the kernel's cache) with what the
+// allocator counted as fresh since the last pass; more than 2 MiB beyond that was
 // faulted in by someone else (an interpreter's own arenas, mapped buffers, thread stacks, another
 // allocator), and as much free but resident memory goes back: empty pages, free large spans,
 // cached huge blocks, oldest first. Python's pymalloc arenas come from mmap, not malloc: the

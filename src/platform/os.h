@@ -49,6 +49,8 @@ size_t resident_bytes(const void* p, size_t size);
 uint64_t now_ms();
 // Resident set size of the process in bytes (reads /proc/self/statm).
 size_t rss_bytes();
+// Resident anonymous memory: RSS less the pages of mapped files and shared memory (statm).
+size_t anon_rss_bytes();
 // Peak resident set size (VmHWM of /proc/self/status), in bytes.
 size_t peak_rss_bytes();
 

@@ -163,6 +163,19 @@ size_t rss_bytes() {
   return parse_size(s) * g_hw.page_size;
 }
 
+size_t anon_rss_bytes() {
+  char buf[128];
+  if (read_small_file("/proc/self/statm", buf, sizeof buf) <= 0) return 0;
+  const char* s = buf;
+  size_t field[3] = {};  // size, resident, shared (file-backed and shmem pages)
+  for (size_t& f : field) {
+    while (*s == ' ') ++s;
+    f = parse_size(s);
+    while (*s && *s != ' ') ++s;
+  }
+  return field[1] > field[2] ? (field[1] - field[2]) * g_hw.page_size : 0;
+}
+
 size_t peak_rss_bytes() {
   char buf[4096];
   if (read_small_file("/proc/self/status", buf, sizeof buf) <= 0) return 0;
