@@ -46,7 +46,7 @@ size_t purge_due(uint64_t now) {
   size_t released = pool_purge(older_than);
   released += large_purge(older_than, false);
   released += huge_cache_trim(older_than);
-  released += purge_external(now);
+  released += purge_external();
   g_purge_lock.unlock();
   errno = saved_errno;
   return released;
@@ -54,7 +54,7 @@ size_t purge_due(uint64_t now) {
 
 void purge_count_fresh(size_t bytes) { g_fresh_total.fetch_add(bytes, std::memory_order_relaxed); }
 
-size_t purge_external(uint64_t) {
+size_t purge_external() {
   if (!option(Opt::purge_external)) return 0;
   size_t rss = os::anon_rss_bytes(), fresh = g_fresh_total.load(std::memory_order_relaxed);
   if (!rss) return 0;

@@ -41,6 +41,7 @@ void purge_count_fresh(size_t bytes);
 // cached huge blocks, oldest first. Python's pymalloc arenas come from mmap, not malloc: the
 // memory a dropped structure left here stayed resident for the purge delay while the next
 // phase's arenas grew beside it.
-size_t purge_external(uint64_t now_ms);
+// Called with the purge lock held; returns bytes released.
+size_t purge_external();
 
 }  // namespace mallocim

@@ -15,7 +15,7 @@ namespace mallocim {
   X(borrow_large,        1,    "1: instead of a fresh page, blocks of 1 KiB and up take free memory of the large-block regions that is still resident") \
   X(sparse_pages,        1,    "1: give back the free 4 KiB pages inside sparsely used small-object pages (after MALLOCIM_PURGE_DELAY_MS)") \
   X(purge_pressure,      1,    "1: before memory is faulted in fresh, give back as much that sits free in other block kinds (empty pages, free large spans, cached huge blocks)") \
-  X(purge_external,      1,    "1: when the process grows by more than the allocator faulted in (an interpreter's own arenas, mapped files or buffers, another allocator), give back as much free memory") \
+  X(purge_external,      1,    "1: when the process's anonymous memory grows by more than the allocator faulted in (an interpreter's own arenas, mapped buffers, another allocator), give back as much free memory") \
   X(huge_cache_mb,       256,  "MiB of freed huge blocks (over 2 MiB) kept mapped for reuse, given back after MALLOCIM_PURGE_DELAY_MS") \
   X(page_cache,          4,    "empty small-object pages a thread keeps for reuse before giving them back")           \
   X(thp,                 0,    "1: ask for transparent huge pages on huge blocks (if the kernel offers them)")        \

@@ -189,7 +189,11 @@ namespace {
 size_t dirty_after_growth_from_outside() {
   Options o(0);  // no pressure purge, no timed purge: only the look for outside growth gives back
   EXPECT_TRUE(ensure_init());
-  purge_external(os::now_ms());  // the baseline
+  auto look = [] {
+    LockGuard g(purge_lock());
+    purge_external();
+  };
+  look();  // the baseline
   empty_pages_to_pool();         // the allocator's own growth, counted as fresh
   size_t dirty = pool_figures().free_pages_dirty;
   EXPECT_GE(dirty, 32u);
@@ -198,7 +202,7 @@ size_t dirty_after_growth_from_outside() {
   EXPECT_NE(m, MAP_FAILED);
   if (m == MAP_FAILED) return dirty;
   memset(m, 1, kOutside);
-  purge_external(os::now_ms());
+  look();
   size_t left = pool_figures().free_pages_dirty;
   munmap(m, kOutside);
   return dirty - left;
