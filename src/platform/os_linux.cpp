@@ -154,25 +154,30 @@ uint64_t now_ms() {
   return uint64_t(ts.tv_sec) * 1000u + uint64_t(ts.tv_nsec) / 1000000u;
 }
 
-size_t rss_bytes() {
+namespace {
+// The first three fields of /proc/self/statm, in pages: size, resident, shared (file-backed and
+// shmem pages); false when it cannot be read.
+bool read_statm(size_t (&field)[3]) {
   char buf[128];
-  if (read_small_file("/proc/self/statm", buf, sizeof buf) <= 0) return 0;
+  if (read_small_file("/proc/self/statm", buf, sizeof buf) <= 0) return false;
   const char* s = buf;
-  while (*s && *s != ' ') ++s;  // skip total size
-  while (*s == ' ') ++s;
-  return parse_size(s) * g_hw.page_size;
-}
-
-size_t anon_rss_bytes() {
-  char buf[128];
-  if (read_small_file("/proc/self/statm", buf, sizeof buf) <= 0) return 0;
-  const char* s = buf;
-  size_t field[3] = {};  // size, resident, shared (file-backed and shmem pages)
   for (size_t& f : field) {
     while (*s == ' ') ++s;
     f = parse_size(s);
     while (*s && *s != ' ') ++s;
   }
+  return true;
+}
+}  // namespace
+
+size_t rss_bytes() {
+  size_t field[3];
+  return read_statm(field) ? field[1] * g_hw.page_size : 0;
+}
+
+size_t anon_rss_bytes() {
+  size_t field[3];
+  if (!read_statm(field)) return 0;
   return field[1] > field[2] ? (field[1] - field[2]) * g_hw.page_size : 0;
 }
 

@@ -615,16 +615,9 @@ TEST(Mixed, APageAThirdLiveTakesAnotherClass) {
   g_options[int(Opt::background_thread)] = 0;
   SparseFill m(kThirdOld, 8 * kPageSize / kThirdOld, 3, 1);
   make_cold_and_purge();
-  std::vector<void*> guests;
-  bool landed = false;
-  for (size_t i = 0; i < 64 * kPageSize / kThirdGuest && !landed; ++i) {
-    void* p = im_malloc(kThirdGuest);
-    memset(p, 0x5a, kThirdGuest);
-    guests.push_back(p);
-    landed = m.pages.count(page_of_block(p)) != 0;
-  }
-  ASSERT_TRUE(landed) << "no page a third live took another class";
-  Page* pg = page_of_block(guests.back());
+  std::vector<void*> guests = take_guests(m, 0, kThirdGuest);
+  Page* pg = mixed_page(m, guests);
+  ASSERT_NE(pg, nullptr) << "no page a third live took another class";
   EXPECT_TRUE(pg->mixed);
   EXPECT_EQ(pg->block_size, kThirdGuest);
   EXPECT_TRUE(intact(m.kept, kThirdOld)) << "a live block of the old class was written";
