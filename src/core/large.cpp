@@ -86,12 +86,33 @@ MI_INLINE void set_prev_inuse(LargeHdr* h, bool inuse) {
   hdr_write(h, hdr_size(h), inuse ? uint16_t(h->flags | kPrevInUse) : uint16_t(h->flags & ~kPrevInUse));
 }
 
+// Bin 0 holds blocks under 1 KiB (never handed out: leftovers waiting for a neighbour to merge
+// with); then sixteen bins per power of two, each 1/16 of its octave wide.
+constexpr unsigned kSubBinShift = 4;
+static_assert(kLargeBins == 1 + ((24 - 10) << kSubBinShift) && kLargeRegionSize <= (size_t(1) << 24));
+static_assert(sizeof(LargeRegion) <= 4096 - 64, "a region's header fits one OS page");
 unsigned bin_of(size_t size) {
   if (size < 1024) return 0;
-  unsigned b = 63 - unsigned(__builtin_clzll(size));
-  unsigned sub = unsigned(size >> (b - 2)) & 3;
-  unsigned idx = (b - 10) * 4 + sub + 1;
+  unsigned o = 63 - unsigned(__builtin_clzll(size));
+  unsigned sub = unsigned(size >> (o - kSubBinShift)) & ((1u << kSubBinShift) - 1);
+  unsigned idx = ((o - 10) << kSubBinShift) + sub + 1;
   return idx < kLargeBins ? idx : kLargeBins - 1;
+}
+
+MI_INLINE void bin_mark(LargeRegion* r, unsigned b, bool nonempty) {
+  std::atomic<uint64_t>& w = r->bitmap[b / 64];
+  uint64_t bit = uint64_t(1) << (b % 64), v = w.load(std::memory_order_relaxed);
+  w.store(nonempty ? v | bit : v & ~bit, std::memory_order_relaxed);
+}
+
+// The first non-empty bin at or above b (kLargeBins: none). Without the lock: a hint.
+unsigned bin_next(const LargeRegion* r, unsigned b) {
+  for (unsigned w = b / 64; w < kLargeBinWords; ++w) {
+    uint64_t v = r->bitmap[w].load(std::memory_order_relaxed);
+    if (w == b / 64) v &= ~uint64_t(0) << (b % 64);
+    if (v) return w * 64 + unsigned(__builtin_ctzll(v));
+  }
+  return kLargeBins;
 }
 
 void bin_insert(LargeRegion* r, LargeFree* f) {
@@ -107,8 +128,7 @@ void bin_insert(LargeRegion* r, LargeFree* f) {
     if (f->next) f->next->prev = f; else r->tails[b] = f;
     r->bins[b] = f;
   }
-  r->bitmap.store(r->bitmap.load(std::memory_order_relaxed) | (uint64_t(1) << b),
-                  std::memory_order_relaxed);
+  bin_mark(r, b, true);
 }
 
 // Free blocks' links live in memory a program could overwrite (an overflow of the block before,
@@ -139,9 +159,7 @@ void bin_remove(LargeRegion* r, LargeFree* f) {
     corrupted(f, "heap corruption: links of a free block overwritten (overflow or write after free)");
   if (f->prev) f->prev->next = f->next; else r->bins[b] = f->next;
   if (f->next) f->next->prev = f->prev; else r->tails[b] = f->prev;
-  if (!r->bins[b])
-    r->bitmap.store(r->bitmap.load(std::memory_order_relaxed) & ~(uint64_t(1) << b),
-                    std::memory_order_relaxed);
+  if (!r->bins[b]) bin_mark(r, b, false);
 }
 
 // Makes [h, h+size) one free block, of which res is resident, and tells its successor.
@@ -203,11 +221,11 @@ LargeFree* find_fit(LargeRegion* r, size_t need) {
       if (s == need) break;
     }
   }
-  if (best) return best;
-  uint64_t above = r->bitmap.load(std::memory_order_relaxed) & ~((uint64_t(2) << b) - 1);
-  if (b + 1 >= kLargeBins || !above) return nullptr;
+  if (best || b + 1 >= kLargeBins) return best;
+  unsigned above = bin_next(r, b + 1);
+  if (above >= kLargeBins) return nullptr;
   // Every block of a higher bin fits; take the smallest of the first few.
-  LargeFree* f = r->bins[__builtin_ctzll(above)];
+  LargeFree* f = r->bins[above];
   best = f;
   looked = 0;
   for (; f && looked < 8; f = f->next, ++looked)
@@ -270,15 +288,11 @@ LargeRegion* region_create() {
   return r;
 }
 
-bool region_may_fit(LargeRegion* r, size_t need) {
-  uint64_t bm = r->bitmap.load(std::memory_order_relaxed);
-  return bm && 63 - unsigned(__builtin_clzll(bm)) >= bin_of(need);
-}
+bool region_may_fit(const LargeRegion* r, size_t need) { return bin_next(r, bin_of(need)) < kLargeBins; }
 
-// The bins a close fit for need comes from, as a mask of a region's bitmap.
-uint64_t close_bins(size_t need) {
-  unsigned lo = bin_of(need), hi = bin_of(close_max(need));
-  return (hi >= 63 ? ~uint64_t(0) : (uint64_t(2) << hi) - 1) & ~((uint64_t(1) << lo) - 1);
+// Whether r may hold a close fit for need: a block in the bins from need's to close_max's.
+bool region_may_fit_close(const LargeRegion* r, size_t need) {
+  return bin_next(r, bin_of(need)) <= bin_of(close_max(need));
 }
 
 // *taken: set when the lock was held by another thread (and wait was false).
@@ -379,11 +393,10 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r && !others;
        r = r->newer.load(std::memory_order_acquire))
     others = used_by_other(r, h, now);
-  uint64_t close = close_bins(need);
   Fit close_fit = others ? Fit(Fit::close | Fit::resident) : Fit::close;
   for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
        r = r->newer.load(std::memory_order_acquire))
-    if ((r->bitmap.load(std::memory_order_relaxed) & close) && !used_by_other(r, h, now))
+    if (region_may_fit_close(r, need) && !used_by_other(r, h, now))
       if (void* p = take_from(r, h, size, align, now, false, nullptr, close_fit)) return p;
   if (others)
     for (int theirs = 0; theirs < 2; ++theirs)

@@ -1,8 +1,9 @@
 // Medium and large blocks (kSmallMax < size <= kLargeMax): boundary tags in 16 MiB regions.
 // Every block has a 16-byte header (size, flags, a check value) and free blocks leave their
 // size at the start of the next block too, so a free merges with free neighbours immediately.
-// Free blocks sit in size-segregated bins (four per power of two, a bitmap of non-empty bins)
-// searched best-fit. Each region has its own lock; a thread prefers the region it used last, and
+// Free blocks sit in size-segregated bins (sixteen per power of two, a bitmap of non-empty bins):
+// a request takes the best fit among the first blocks of its own bin, else a block of the next
+// non-empty bin, all of whose blocks fit. Each region has its own lock; a thread prefers the region it used last, and
 // now and then moves to the oldest region with room that no other thread is using, so that memory
 // fills from the front and newer regions drain.
 #pragma once
@@ -16,7 +17,8 @@ namespace mallocim {
 struct Heap;
 struct LargeFree;
 
-constexpr unsigned kLargeBins = 64;
+// Bin 0 and sixteen per power of two from 1 KiB up to the largest free block of a region (16 MiB).
+constexpr unsigned kLargeBins = 1 + 14 * 16, kLargeBinWords = (kLargeBins + 63) / 64;
 
 struct LargeRegion {
   RegionHeader header;  // kind == large
@@ -28,7 +30,7 @@ struct LargeRegion {
   size_t size;
   uint8_t* area_begin;  // first block header
   uint8_t* area_end;    // the end sentinel header
-  std::atomic<uint64_t> bitmap;  // non-empty bins (read without the lock as a hint)
+  std::atomic<uint64_t> bitmap[kLargeBinWords];  // non-empty bins (read without the lock as a hint)
   // Each bin lists blocks not yet purged first, newest first, then purged ones: a purge pass
   // stops at the first purged block instead of walking them all again.
   LargeFree* bins[kLargeBins];

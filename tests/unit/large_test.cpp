@@ -98,6 +98,28 @@ TEST(Large, BestFitPrefersTheSmallestHole) {
   for (int i : {0, 2, 5}) large_free(r, blocks[i]);
 }
 
+// Bins are a sixteenth of a power of two wide: a bin of many holes just too small for a request
+// does not hide the close fit behind them. With four bins per power of two, the 18 KB holes
+// shared the 20 KB request's bin, the walk gave up after 32 of them, and the request split the
+// 60 KB hole.
+TEST(Large, ManySmallerHolesDoNotHideTheCloseFit) {
+  std::vector<void*> live, holes;
+  auto alloc_pair = [&](size_t size) {
+    holes.push_back(large_malloc(t_heap, size, 16));
+    live.push_back(large_malloc(t_heap, 2000, 16));  // keeps the hole from merging
+  };
+  alloc_pair(20064);  // the close fit, freed first: last in its bin
+  for (int i = 0; i < 40; ++i) alloc_pair(18000);
+  alloc_pair(60000);
+  LargeRegion* r = region_of(holes[0]);
+  for (void* p : holes) ASSERT_EQ(region_of(p), r);
+  for (void* p : holes) large_free(r, p);
+  void* p = large_malloc(t_heap, 20000, 16);
+  EXPECT_EQ(p, holes[0]) << "the 20064-byte hole is the best fit";
+  large_free(region_of(p), p);
+  for (void* q : live) large_free(region_of(q), q);
+}
+
 TEST(Large, AlignmentIsHonoured) {
   for (size_t align : {32u, 64u, 4096u, 65536u, 1u << 20}) {
     void* p = large_malloc(t_heap, 30000, align);
