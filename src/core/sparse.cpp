@@ -1,5 +1,7 @@
 #include "core/sparse.h"
 
+#include <string.h>
+
 #include "core/size_class.h"
 #include "platform/os.h"
 #include "policy/options.h"
@@ -54,15 +56,44 @@ uint32_t count_absent(const Page* pg, uint32_t holes) {
   return n;
 }
 
+// Sets the bit of every block of pg whose first word decodes to a link into the page (or to
+// null), in address order; returns how many. It reads live blocks too, which other threads may be
+// writing: what it finds is checked before it is trusted.
+MI_RACY_READS size_t scan_free_looking(const Page* pg, uint64_t* bits) {
+  const uint8_t* start = page_start(pg);
+  size_t bs = pg->block_size, carved = size_t(pg->capacity) * bs, seen = 0;
+  uint32_t holes = pg->holes;
+  for (size_t i = 0, off = 0; off < carved; ++i, off += bs) {
+    // Half an OS page ahead: the hardware's stream prefetch stops at each 4 KiB boundary.
+    __builtin_prefetch(start + off + kOsPage / 2);
+    if (holes && range_in_holes(off, bs, holes)) continue;  // no block of a hole is listed
+    const Block* b = reinterpret_cast<const Block*>(start + off);
+    if (link_plausible(b, link_decode(pg, b))) {
+      bits[i / 64] |= uint64_t(1) << (i % 64);
+      ++seen;
+    }
+  }
+  return seen;
+}
+
 }  // namespace
 
 bool page_free_bits(const Page* pg, uint64_t* bits) {
-  // The lists run in free order, all over the page: ask for every block's first line up front
-  // (independent loads, in flight together), so the walks hit the cache, not memory.
+  // A scan in address order first: live blocks have their first word zeroed when handed out, so
+  // when as many blocks look free as the lists hold, the two sets are the same. The lists run in
+  // free order, all over the page: a walk waits on memory at every step, where the scan streams.
   uint8_t* start = page_start(pg);
-  size_t bs = pg->block_size, carved = size_t(pg->capacity) * bs, step = bs > 64 ? bs : 64;
+  size_t bs = pg->block_size, carved = size_t(pg->capacity) * bs;
+  uint32_t holes = pg->holes;
+  size_t listed = size_t(pg->capacity) - pg->used - pg->absent;
+  size_t seen = scan_free_looking(pg, bits);
+  if (seen == listed) return true;
+  // A live block that looks free (its program wrote such a word), blocks freed by other threads
+  // and not yet collected, or a damaged list: the walk decides.
+  memset(bits, 0, (size_t(pg->capacity) + 63) / 64 * sizeof(uint64_t));
+  size_t step = bs > 64 ? bs : 64;  // every block's first line up front, in flight together
   for (size_t off = 0; off < carved; off += step)
-    if (!(pg->holes & (1u << (off / kOsPage)))) __builtin_prefetch(start + off);
+    if (!(holes & (1u << (off / kOsPage)))) __builtin_prefetch(start + off);
   return mark(pg, pg->free, bits) && mark(pg, pg->local_free, bits);
 }
 

@@ -88,6 +88,27 @@ TEST(Sparse, BlocksInHolesComeBackDistinctAndZeroed) {
   for (void* p : again) im_free(p);
 }
 
+// The pass finds free blocks by a scan for words that decode to a free-list link, checked against
+// the count the lists hold. A live block whose program wrote such a word is still live: the
+// count differs, and the lists decide. (Without the check, every survivor's OS page went back.)
+TEST(Sparse, ALiveBlockThatLooksFreeIsKept) {
+  if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
+  Sparse s;
+  for (unsigned char* p : s.kept) {  // the word a free block holds: a link to itself
+    Page* pg = page_of_block(p);
+    *reinterpret_cast<uintptr_t*>(p) = uintptr_t(p) ^ pg->key;
+  }
+  size_t released = heap_sparse_pass(t_heap, 0, SparsePass::force);
+  EXPECT_GT(released, 0u) << "the OS pages without a survivor still go back";
+  for (unsigned char* p : s.kept) {
+    Page* pg = page_of_block(p);
+    EXPECT_FALSE(page_in_holes(pg, p)) << "a live block's OS page must stay";
+    EXPECT_EQ(*reinterpret_cast<uintptr_t*>(p), uintptr_t(p) ^ pg->key);
+    EXPECT_EQ(p[1000], 0xab) << "live data kept";
+    *reinterpret_cast<uintptr_t*>(p) = 0;  // else its free reads as a double free
+  }
+}
+
 TEST(Sparse, PagesThatAreMostlyLiveAreLeftAlone) {
   std::vector<void*> v;
   for (int i = 0; i < 64 * 2; ++i) v.push_back(im_malloc(1024));
