@@ -272,19 +272,27 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size
   return reinterpret_cast<uint8_t*>(h) + sizeof(LargeHdr);
 }
 
+// Regions are 16 MiB aligned: headers at their start would all fall in the same sets of every
+// cache level, and an allocation reads the headers of all regions. Each sits a different number
+// of cache lines into its mapping (g_list_lock held).
+unsigned g_regions_made = 0;
+constexpr unsigned kRegionColours = 64;
+
 LargeRegion* region_create() {
-  auto* r = static_cast<LargeRegion*>(os::map_aligned(kLargeRegionSize, kGranule));
-  if (!r) return nullptr;
+  auto* base = static_cast<uint8_t*>(os::map_aligned(kLargeRegionSize, kGranule));
+  if (!base) return nullptr;
+  auto* r = reinterpret_cast<LargeRegion*>(base + (g_regions_made++ % kRegionColours) * 64);
   r->header.kind = RegionKind::large;
+  r->base = base;
   r->size = kLargeRegionSize;
   r->area_begin = reinterpret_cast<uint8_t*>(r) + align_up(sizeof(LargeRegion), 64);
-  r->area_end = reinterpret_cast<uint8_t*>(r) + kLargeRegionSize - sizeof(LargeHdr);
+  r->area_end = base + kLargeRegionSize - sizeof(LargeHdr);
   auto* end = reinterpret_cast<LargeHdr*>(r->area_end);
   hdr_write(end, 0, kInUse);  // sentinel: stops merging
   auto* first = reinterpret_cast<LargeHdr*>(r->area_begin);
   first->flags = kPrevInUse;
   make_free(r, first, size_t(r->area_end - r->area_begin), Resident{0, 0}, 0);  // nothing resident
-  segmap_set(r, kLargeRegionSize, &r->header);
+  segmap_set(base, kLargeRegionSize, &r->header);
   return r;
 }
 
@@ -601,7 +609,7 @@ LargeFigures large_figures(unsigned char* vec, size_t vec_size) {
     fig.regions++;
     fig.mapped += r->size;
     fig.live += r->used_bytes;
-    bool known = vec && r->size / page <= vec_size && os::residency(r, r->size, vec);
+    bool known = vec && r->size / page <= vec_size && os::residency(r->base, r->size, vec);
     for (unsigned b = 0; b < kLargeBins; ++b) {
       for (LargeFree* f = r->bins[b]; f; f = f->next) {
         size_t s = hdr_size(&f->hdr);
@@ -613,7 +621,7 @@ LargeFigures large_figures(unsigned char* vec, size_t vec_size) {
         size_t resident = interior;
         if (known) {
           resident = 0;
-          for (uintptr_t a = lo; a < hi; a += page) resident += (vec[(a - uintptr_t(r)) / page] & 1) * page;
+          for (uintptr_t a = lo; a < hi; a += page) resident += (vec[(a - uintptr_t(r->base)) / page] & 1) * page;
         } else if (f->hdr.flags & kPurged) {
           resident = 0;
         }

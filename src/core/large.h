@@ -27,6 +27,7 @@ struct LargeRegion {
   std::atomic<LargeRegion*> newer;  // the same list, oldest first
   std::atomic<const Heap*> user;    // the heap that allocated here last, and when (a hint)
   std::atomic<uint64_t> used_ms;
+  uint8_t* base;  // the mapping: the header sits a few cache lines into it (region_create)
   size_t size;
   uint8_t* area_begin;  // first block header
   uint8_t* area_end;    // the end sentinel header

@@ -234,6 +234,20 @@ TEST(Large, RoomInAnOlderRegionComesFirst) {
   for (void* b : blocks) large_free(region_of(b), b);
 }
 
+// Regions are 16 MiB aligned; their headers, which every allocation reads, sit at different
+// offsets, so they do not all fall in the same cache sets.
+TEST(Large, RegionHeadersSitInDifferentCacheSets) {
+  ASSERT_TRUE(ensure_init());
+  std::vector<void*> blocks;
+  size_t in_newer = fill_to_new_region(blocks);
+  ASSERT_NE(in_newer, 0u) << "64 MiB did not open a new region";
+  uintptr_t a = uintptr_t(region_of(blocks.front())), b = uintptr_t(region_of(blocks[in_newer]));
+  EXPECT_NE(a % 4096, b % 4096) << "two regions' headers at the same offset of their mapping";
+  EXPECT_EQ(a % 64, 0u);
+  EXPECT_EQ(b % 64, 0u);
+  for (void* p : blocks) large_free(region_of(p), p);
+}
+
 // A hole of the size asked for in a newer region is taken before an older region's larger hole is
 // split (the best fit of the oldest region with room, alone, would split it).
 TEST(Large, ACloseFitInANewerRegionComesBeforeSplittingALargerHole) {
