@@ -7,6 +7,13 @@
 #define MI_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define MI_INLINE inline __attribute__((always_inline))
+// Bits set in x. __builtin_popcount without the popcnt instruction is a call into libgcc_s, a
+// library the allocator would otherwise not need.
+MI_INLINE unsigned bits_set(uint32_t x) {
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  return (((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
+}
 // A function that reads memory the program may be writing at the time (words of live blocks, as a
 // hint that is checked before it is trusted): not instrumented by ThreadSanitizer.
 #define MI_RACY_READS __attribute__((no_sanitize("thread")))

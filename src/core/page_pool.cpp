@@ -99,7 +99,7 @@ Page* pool_take_page() {
   // resident, what its blocks never reached and the holes given back. Carving past them counts
   // as fresh memory too: bench_phases built a phase of small blocks in such pages, RSS grew by
   // 23 MiB, and the last phase's free large blocks stayed resident until their purge delay ran out.
-  size_t fresh = p->purged ? kPageSize : (kOsPages - size_t(__builtin_popcount(p->touched))) * kOsPage;
+  size_t fresh = p->purged ? kPageSize : (kOsPages - bits_set(p->touched)) * kOsPage;
   if (fresh) purge_pressure(fresh, Layer::small);
   return p;
 }

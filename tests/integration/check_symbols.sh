@@ -39,3 +39,15 @@ if [ -n "$undef" ]; then
   exit 1
 fi
 echo "PASS symbols.no_undefined_allocator_symbols"
+# The core depends on libc alone: nothing else is loaded into every process the library is
+# preloaded into (libgcc_s came in once for a popcount helper: one more library mapped and
+# relocated at each start).
+if command -v readelf >/dev/null; then
+  extra=$(readelf -d "$LIB" | awk '/\(NEEDED\)/ { gsub(/[\[\]]/, "", $5); print $5 }' |
+    grep -vxE 'libc\.so\.6|ld-linux.*\.so\.[0-9]+' || true)
+  if [ -n "$extra" ]; then
+    echo "FAIL symbols.needs_only_libc: $LIB needs" $extra
+    exit 1
+  fi
+  echo "PASS symbols.needs_only_libc"
+fi
