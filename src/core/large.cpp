@@ -90,7 +90,7 @@ MI_INLINE void set_prev_inuse(LargeHdr* h, bool inuse) {
 // with); then sixteen bins per power of two, each 1/16 of its octave wide.
 constexpr unsigned kSubBinShift = 4;
 static_assert(kLargeBins == 1 + ((24 - 10) << kSubBinShift) && kLargeRegionSize <= (size_t(1) << 24));
-static_assert(sizeof(LargeRegion) <= 4096 - 64, "a region's header fits one OS page");
+
 unsigned bin_of(size_t size) {
   if (size < 1024) return 0;
   unsigned o = 63 - unsigned(__builtin_clzll(size));
@@ -129,6 +129,7 @@ void bin_insert(LargeRegion* r, LargeFree* f) {
     r->bins[b] = f;
   }
   bin_mark(r, b, true);
+  if (f->hdr.size16 > r->bin_max16[b]) r->bin_max16[b] = f->hdr.size16;
 }
 
 // Free blocks' links live in memory a program could overwrite (an overflow of the block before,
@@ -159,7 +160,10 @@ void bin_remove(LargeRegion* r, LargeFree* f) {
     corrupted(f, "heap corruption: links of a free block overwritten (overflow or write after free)");
   if (f->prev) f->prev->next = f->next; else r->bins[b] = f->next;
   if (f->next) f->next->prev = f->prev; else r->tails[b] = f->prev;
-  if (!r->bins[b]) bin_mark(r, b, false);
+  if (!r->bins[b]) {
+    bin_mark(r, b, false);
+    r->bin_max16[b] = 0;
+  }
 }
 
 // Makes [h, h+size) one free block, of which res is resident, and tells its successor.
@@ -213,13 +217,21 @@ size_t block_need(size_t size) {
 LargeFree* find_fit(LargeRegion* r, size_t need) {
   unsigned b = bin_of(need);
   LargeFree* best = nullptr;
-  unsigned looked = 0;
-  for (LargeFree* f = r->bins[b]; f && looked < 32; f = f->next, ++looked) {
-    size_t s = hdr_size(&f->hdr);
-    if (s >= need && (!best || s < hdr_size(&best->hdr))) {
-      best = f;
-      if (s == need) break;
+  // A bin holds sizes within 1/16 of a power of two, and after a program's sizes change mostly
+  // blocks just too small for the new ones: the walk is skipped when none can fit.
+  if (need <= size_t(r->bin_max16[b]) << 4) {
+    unsigned looked = 0;
+    uint32_t seen_max = 0;
+    LargeFree* f = r->bins[b];
+    for (; f && looked < 32; f = f->next, ++looked) {
+      size_t s = hdr_size(&f->hdr);
+      if (f->hdr.size16 > seen_max) seen_max = f->hdr.size16;
+      if (s >= need && (!best || s < hdr_size(&best->hdr))) {
+        best = f;
+        if (s == need) break;
+      }
     }
+    if (!f && !best) r->bin_max16[b] = seen_max;  // the whole bin was seen
   }
   if (best || b + 1 >= kLargeBins) return best;
   unsigned above = bin_next(r, b + 1);
@@ -227,8 +239,7 @@ LargeFree* find_fit(LargeRegion* r, size_t need) {
   // Every block of a higher bin fits; take the smallest of the first few.
   LargeFree* f = r->bins[above];
   best = f;
-  looked = 0;
-  for (; f && looked < 8; f = f->next, ++looked)
+  for (unsigned looked = 0; f && looked < 8; f = f->next, ++looked)
     if (hdr_size(&f->hdr) < hdr_size(&best->hdr)) best = f;
   return best;
 }
@@ -276,7 +287,8 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size
 // cache level, and an allocation reads the headers of all regions. Each sits a different number
 // of cache lines into its mapping (g_list_lock held).
 unsigned g_regions_made = 0;
-constexpr unsigned kRegionColours = 64;
+constexpr unsigned kRegionColours = 32;
+static_assert(sizeof(LargeRegion) + (kRegionColours - 1) * 64 <= 8192, "a header fits two OS pages");
 
 LargeRegion* region_create() {
   auto* base = static_cast<uint8_t*>(os::map_aligned(kLargeRegionSize, kGranule));

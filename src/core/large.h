@@ -36,6 +36,9 @@ struct LargeRegion {
   // stops at the first purged block instead of walking them all again.
   LargeFree* bins[kLargeBins];
   LargeFree* tails[kLargeBins];
+  // Per bin, at least the largest block's size / 16 (0: empty): a request larger than that skips
+  // the walk of the bin. Raised on insert; lowered by a walk that saw the whole bin.
+  uint32_t bin_max16[kLargeBins];
   size_t used_bytes;  // usable bytes of live blocks
   uint32_t used_blocks;
   bool fork_skipped;  // its lock was held by the forking thread itself

@@ -120,6 +120,27 @@ TEST(Large, ManySmallerHolesDoNotHideTheCloseFit) {
   for (void* q : live) large_free(region_of(q), q);
 }
 
+// A request skips its bin's walk when the bin's bound says no block can fit. A hole that grows by a
+// merge, within the same bin, raises the bound: the next request finds it.
+TEST(Large, AHoleThatGrewInItsBinIsFound) {
+  void* pre = large_malloc(t_heap, 2000, 16);
+  void* a = large_malloc(t_heap, 20000, 16);  // block of 20016: bin of 19-20 KiB
+  void* n = large_malloc(t_heap, 400, 16);    // its neighbour, 416
+  void* post = large_malloc(t_heap, 2000, 16);
+  void* other = large_malloc(t_heap, 19600, 16);  // another hole of the bin, there throughout
+  void* last = large_malloc(t_heap, 2000, 16);
+  LargeRegion* r = region_of(a);
+  for (void* p : {pre, n, post, other, last}) ASSERT_EQ(region_of(p), r);
+  large_free(r, other);
+  large_free(r, a);
+  void* p = large_malloc(t_heap, 20400, 16);  // needs 20416: the hole is 400 bytes short
+  EXPECT_NE(p, a);
+  large_free(r, n);  // the hole grows to 20432, still in its bin
+  void* q = large_malloc(t_heap, 20400, 16);
+  EXPECT_EQ(q, a) << "the grown hole fits and is in the request's own bin";
+  for (void* x : {p, q, pre, post, last}) large_free(region_of(x), x);
+}
+
 TEST(Large, AlignmentIsHonoured) {
   for (size_t align : {32u, 64u, 4096u, 65536u, 1u << 20}) {
     void* p = large_malloc(t_heap, 30000, align);
