@@ -3,9 +3,9 @@
 // size at the start of the next block too, so a free merges with free neighbours immediately.
 // Free blocks sit in size-segregated bins (sixteen per power of two, a bitmap of non-empty bins):
 // a request takes the best fit among the first blocks of its own bin, else a block of the next
-// non-empty bin, all of whose blocks fit. Each region has its own lock; a thread prefers the region it used last, and
-// now and then moves to the oldest region with room that no other thread is using, so that memory
-// fills from the front and newer regions drain.
+// non-empty bin, all of whose blocks fit. Each region has its own lock; a thread prefers the
+// region it used last, and now and then moves to the oldest region with room that no other
+// thread is using, so that memory fills from the front and newer regions drain.
 #pragma once
 #include <atomic>
 
