@@ -50,12 +50,6 @@ bool holes_gained(const Page* pg, size_t bs, double now) {
   return now - expected_holes(pg->punch_used, pg->capacity, bs) >= 1.0;
 }
 
-uint32_t count_absent(const Page* pg, uint32_t holes) {
-  uint32_t n = 0;
-  for (size_t i = 0; i < pg->capacity; ++i) n += in_holes(i, pg->block_size, holes);
-  return n;
-}
-
 // Sets the bit of every block of pg whose first word decodes to a link into the page (or to
 // null), in address order; returns how many. It reads live blocks too, which other threads may be
 // writing: what it finds is checked before it is trusted.
@@ -145,7 +139,7 @@ size_t page_punch_holes(Page* pg) {
   pg->free = head;
   pg->local_free = nullptr;
   pg->free_len = listed;
-  pg->absent = uint16_t(count_absent(pg, holes));
+  pg->absent = uint16_t(blocks_in_holes(bs, pg->capacity, holes));
   __atomic_store_n(&pg->holes, uint16_t(holes), __ATOMIC_RELAXED);
   return released;
 }

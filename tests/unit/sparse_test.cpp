@@ -109,6 +109,27 @@ TEST(Sparse, ALiveBlockThatLooksFreeIsKept) {
   }
 }
 
+// The count of blocks kept off the lists by holes, a look per hole, against the definition (a
+// block is absent when any of its bytes lies in a hole), for every class size and hole pattern
+// of a sample.
+TEST(Sparse, BlocksInHolesAreCountedAsOneByOne) {
+  using namespace mallocim;
+  std::vector<size_t> sizes = {24, 40, 336, 720, 1360, 3056, 5440};  // adaptive classes too
+  for (unsigned c = 0; c < kNumClasses; ++c) sizes.push_back(kClasses.size[c]);
+  for (size_t bs : sizes) {
+    if (bs > kPageSize / 2) continue;
+    size_t most = kPageSize / bs;
+    for (size_t capacity : {size_t(0), size_t(1), most / 3, most - 1, most}) {
+      for (uint32_t holes : {0x0u, 0x1u, 0x8000u, 0x3u, 0x5u, 0x8001u, 0x0ff0u, 0xffffu, 0x6db6u}) {
+        uint32_t expect = 0;
+        for (size_t i = 0; i < capacity; ++i) expect += range_in_holes(i * bs, bs, holes);
+        ASSERT_EQ(blocks_in_holes(bs, capacity, holes), expect)
+            << "block size " << bs << ", capacity " << capacity << ", holes " << holes;
+      }
+    }
+  }
+}
+
 TEST(Sparse, PagesThatAreMostlyLiveAreLeftAlone) {
   std::vector<void*> v;
   for (int i = 0; i < 64 * 2; ++i) v.push_back(im_malloc(1024));
