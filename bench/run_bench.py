@@ -471,7 +471,7 @@ def print_tables(runs, cases, allocators, ref, reps):
             head = f"{'threads':>7}  {'allocator':<10} {'ms/run':>9} {'peak RSS MiB':>13}"
             head += f"  {'+ms vs plain':>14}"
         else:
-            head = f"{'threads':>7}  {'allocator':<10} {'time s':>9} {'peak RSS MiB':>13}"
+            head = f"{'threads':>7}  {'allocator':<10} {'time s':>9} {'spread %':>8} {'peak RSS MiB':>13}"
             head += "".join(f"  {h:>14}" for _, h, _ in wl.extras)
         head += f" {'time ratio':>11} {'RSS ratio':>10}"
         print(head)
@@ -500,7 +500,8 @@ def print_tables(runs, cases, allocators, ref, reps):
                 else:
                     rss = cell.median(lambda r: r.peak_kb)
                     rr = ratio(rss, ref_rss)
-                    row += f" {t:>9.3f} {rss / 1024:>13.1f}"
+                    row += f" {t:>9.3f} {fmt(cell.spread_pct(lambda r: r.seconds), 8, 1)}"
+                    row += f" {rss / 1024:>13.1f}"
                     row += "".join(f"  {fmt(cell.extra(k, d), 14)}" for k, _, d in wl.extras)
                 row += f" {fmt(tr, 11)} {fmt(rr, 10)}"
                 print(row)
@@ -509,7 +510,7 @@ def print_tables(runs, cases, allocators, ref, reps):
                 if rr is not None:
                     ratios[a][1].append(rr)
     print(f"\nmedian of {reps} interleaved run(s) per cell; ratios are allocator / {ref} "
-          f"(below 1: better than {ref})")
+          f"(below 1: better than {ref}); spread: (slowest - fastest) / median time of the runs")
     print(f"\n== summary: geometric mean of the ratios to {ref} over all cases ==")
     print(f"{'allocator':<10} {'time ratio':>11} {'cases':>6} {'RSS ratio':>10} {'cases':>6}")
     for a in allocators:
