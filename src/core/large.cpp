@@ -63,6 +63,10 @@ std::atomic<LargeRegion*> g_oldest{nullptr};   // and its other end
 std::atomic<unsigned> g_apart{0};  // regions opened to keep threads apart (large_malloc)
 
 MI_INLINE size_t hdr_size(const LargeHdr* h) { return size_t(h->size16) << 4; }
+// The bytes of block h outside the resident span r: memory its user will fault in fresh.
+MI_INLINE size_t fresh_part(Resident r, const LargeHdr* h) {
+  return hdr_size(h) - overlap(r, uintptr_t(h), uintptr_t(h) + hdr_size(h));
+}
 MI_INLINE LargeHdr* hdr_next(LargeHdr* h) {
   return reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) + hdr_size(h));
 }
@@ -277,7 +281,7 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size
   hdr_write(h, bsize, uint16_t((h->flags & kPrevInUse) | kInUse));
   set_prev_inuse(hdr_next(h), true);
   split_tail(r, h, need, res, now);
-  *fresh += hdr_size(h) - overlap(res, uintptr_t(h), uintptr_t(h) + hdr_size(h));
+  *fresh += fresh_part(res, h);
   r->used_bytes += hdr_size(h) - sizeof(LargeHdr);
   r->used_blocks++;
   return reinterpret_cast<uint8_t*>(h) + sizeof(LargeHdr);
@@ -543,7 +547,7 @@ bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size) {
     // Shrinking (or the rest of an absorbed neighbour) goes back to the free bins.
     split_tail(r, h, need, res, now);
     // Growing into a purged neighbour faults fresh memory in, as an allocation there would.
-    fresh = hdr_size(h) - overlap(res, uintptr_t(h), uintptr_t(h) + hdr_size(h));
+    fresh = fresh_part(res, h);
     r->used_bytes += hdr_size(h) - cur;
   }
   if (fresh) purge_pressure(fresh, Layer::large);

@@ -76,15 +76,14 @@ bool page_free_bits(const Page* pg, uint64_t* bits) {
   // A scan in address order first: live blocks have their first word zeroed when handed out, so
   // when as many blocks look free as the lists hold, the two sets are the same. The lists run in
   // free order, all over the page: a walk waits on memory at every step, where the scan streams.
-  uint8_t* start = page_start(pg);
-  size_t bs = pg->block_size, carved = size_t(pg->capacity) * bs;
-  uint32_t holes = pg->holes;
   size_t listed = size_t(pg->capacity) - pg->used - pg->absent;
-  size_t seen = scan_free_looking(pg, bits);
-  if (seen == listed) return true;
+  if (scan_free_looking(pg, bits) == listed) return true;
   // A live block that looks free (its program wrote such a word), blocks freed by other threads
   // and not yet collected, or a damaged list: the walk decides.
   memset(bits, 0, (size_t(pg->capacity) + 63) / 64 * sizeof(uint64_t));
+  uint8_t* start = page_start(pg);
+  size_t bs = pg->block_size, carved = size_t(pg->capacity) * bs;
+  uint32_t holes = pg->holes;
   size_t step = bs > 64 ? bs : 64;  // every block's first line up front, in flight together
   for (size_t off = 0; off < carved; off += step)
     if (!(holes & (1u << (off / kOsPage)))) __builtin_prefetch(start + off);

@@ -25,13 +25,14 @@ MI_INLINE bool range_in_holes(size_t off, size_t len, uint32_t holes) {
 // How many of the first `capacity` blocks of size bs overlap an OS page of `holes`: the blocks
 // a page with those holes keeps off its lists (Page::absent). A look per hole, not per block.
 MI_INLINE uint32_t blocks_in_holes(size_t bs, size_t capacity, uint32_t holes) {
+  if (capacity == 0) return 0;
   size_t n = 0, next = 0;  // next: the first block not counted yet
   for (; holes; holes &= holes - 1) {
     size_t j = size_t(__builtin_ctz(holes));
     size_t first = j * kOsPage / bs, last = ((j + 1) * kOsPage - 1) / bs;
     if (first < next) first = next;
     if (last >= capacity) last = capacity - 1;
-    if (capacity == 0 || first > last) continue;
+    if (first > last) continue;
     n += last - first + 1;
     next = last + 1;
   }
