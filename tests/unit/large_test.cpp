@@ -60,9 +60,12 @@ struct OwnerThread {
   }
 };
 
-struct NoAbort {  // report misuse and continue, so a test can check the refusal
-  NoAbort() { g_options[int(Opt::abort_on_error)] = 0; }
-  ~NoAbort() { g_options[int(Opt::abort_on_error)] = 1; }
+// An option set for the scope of a test, restored after it.
+struct OptionFor {
+  Opt opt;
+  int64_t saved;
+  OptionFor(Opt o, int64_t value) : opt(o), saved(g_options[int(o)]) { g_options[int(o)] = value; }
+  ~OptionFor() { g_options[int(opt)] = saved; }
 };
 }  // namespace
 
@@ -167,7 +170,7 @@ TEST(Large, ResizeInPlaceGrowsIntoAFreeNeighbour) {
 }
 
 TEST(Large, DoubleAndInteriorFreesAreRefused) {
-  NoAbort keep_going;
+  OptionFor keep_going(Opt::abort_on_error, 0);  // report misuse and continue, to check the refusal
   void* a = large_malloc(t_heap, 20000, 16);
   void* guard = large_malloc(t_heap, 20000, 16);
   LargeRegion* r = region_of(a);
@@ -343,10 +346,7 @@ TEST(Large, AResidentHoleOfAnotherThreadComesBeforeFreshMemory) {
   ASSERT_TRUE(ensure_init());
   // Under a sanitizer, its shadow memory grows RSS as the hole is written: the look for growth
   // from outside (purge.md) would purge the hole before the allocation below sees it.
-  struct NoExternalPurge {
-    NoExternalPurge() { g_options[int(Opt::purge_external)] = 0; }
-    ~NoExternalPurge() { g_options[int(Opt::purge_external)] = 1; }
-  } no_external_purge;
+  OptionFor no_external_purge(Opt::purge_external, 0);
   im_free(im_malloc(16));  // this thread's own heap
   ASSERT_NE(t_heap, &g_empty_heap);
   constexpr size_t kSize = 1 << 20;
