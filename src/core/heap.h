@@ -35,7 +35,7 @@ struct Heap {
   Page* cache[kMaxPageCache];  // empty pages kept for reuse by any class
   unsigned cache_count;
   LargeRegion* large_region;  // preferred boundary-tag region
-  uint32_t large_allocs;      // counts to the next look for an older region
+  uint64_t large_allocs;      // large allocations of this thread (looks for older regions, regions apart)
   Heap* next;                 // registry of live heaps / free list of heap structs
   Heap* prev;
   uint64_t slow_calls;        // slow-path entries (statistics)

@@ -389,7 +389,6 @@ void* region_add(Heap* h, size_t size, size_t align, uint64_t now) {
 
 }  // namespace
 
-constexpr size_t kLookOlderThreads = 8;
 
 void* large_malloc(Heap* h, size_t size, size_t align) {
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
@@ -402,7 +401,8 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   // region leave the old one to drain otherwise). Every allocation looks while few threads run;
   // with more, every 32nd: the look reads what other threads write on each of their allocations
   // (their regions' bitmaps and users).
-  bool look_older = own && (heaps_live() <= kLookOlderThreads || (++h->large_allocs & 31) == 0);
+  bool few = heaps_live() <= kLookAcrossThreads;
+  bool look_older = own && ((++h->large_allocs & 31) == 0 || few);
   bool contended = false;  // a lock this allocation wanted was taken
   if (pref && !look_older && region_may_fit(pref, need))
     if (void* p = take_from(pref, h, size, align, now, false, &contended)) return p;
@@ -412,9 +412,10 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   // anywhere: a resident close fit, the thread's own regions' resident best fit, then theirs.
   // Each thread otherwise grows its own regions while memory the others freed waits for the purge
   // (bench_server peaked at 136 MB, 122-127 with this; 2-thread churn 59 -> 46 MB). A lone thread
-  // keeps to the oldest region's best fit: the newer regions drain and go back.
+  // keeps to the oldest region's best fit: the newer regions drain and go back. Not with many
+  // threads (kLookAcrossThreads).
   bool others = false;  // another thread allocates from one of the regions
-  for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r && !others;
+  for (LargeRegion* r = few ? g_oldest.load(std::memory_order_acquire) : nullptr; r && !others;
        r = r->newer.load(std::memory_order_acquire))
     others = used_by_other(r, h, now);
   Fit close_fit = others ? Fit(Fit::close | Fit::resident) : Fit::close;
@@ -445,9 +446,12 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
     // queue behind them (16 threads on one region: calloc took 1.3x mimalloc's time). A region
     // merely used by another thread a moment ago is shared (a program's main thread and its one
     // worker: one region, not two half used). After 4 such regions per CPU, threads share.
+    // Only a thread that keeps allocating large blocks opens one: short-lived threads that met a
+    // taken lock once left 16 MiB regions behind, each held by a block or two they passed on.
     if (pref && pref->user.load(std::memory_order_relaxed) == h && region_may_fit(pref, need))
       if (void* p = take_from(pref, h, size, align, now, true)) return p;
-    if (own && g_apart.load(std::memory_order_relaxed) < 4 * os::hw().cpus)
+    if (own && h->large_allocs >= kApartAfterAllocs &&
+        g_apart.load(std::memory_order_relaxed) < 4 * os::hw().cpus)
       if (void* p = region_add(h, size, align, now)) {
         g_apart.fetch_add(1, std::memory_order_relaxed);
         return p;
@@ -648,6 +652,8 @@ LargeFigures large_figures(unsigned char* vec, size_t vec_size) {
   }
   return fig;
 }
+
+LargeRegion* large_newest_region() { return g_regions.load(std::memory_order_acquire); }
 
 void large_lock_all() {
   g_list_lock.lock();
