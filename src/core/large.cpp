@@ -457,6 +457,12 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
         return p;
       }
   }
+  // The bitmaps were read without the locks, and a split or a merge in progress clears a bin's bit
+  // before it sets the remainder's: before a new region, a last look under each lock. (A 16 MiB
+  // region was opened beside one with room: integration.thread_churn grew by one now and then.)
+  for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
+       r = r->newer.load(std::memory_order_acquire))
+    if (void* p = take_from(r, h, size, align, now, true)) return p;
   return region_add(h, size, align, now);
 }
 

@@ -351,6 +351,46 @@ TEST(Large, ContendedRegionsAreNotShared) {
   large_free(r, a);
 }
 
+// The bitmaps are read without the locks: while another thread splits or merges a block, a bin's
+// bit is clear before the remainder's is set, and a region with room looks full. No new region is
+// opened on that reading (integration.thread_churn grew by 16 MiB now and then).
+TEST(Large, ARegionInTheMiddleOfASplitIsNotTakenForFull) {
+  ASSERT_TRUE(ensure_init());
+  Heap* h = heap_for_thread();
+  void* seed = large_malloc(h, 64 << 10, 16);  // a region with room at least
+  ASSERT_NE(seed, nullptr);
+  large_free(region_of(seed), seed);
+  auto count_regions = [] {
+    size_t n = 0;
+    for (LargeRegion* r = large_newest_region(); r; r = r->next) ++n;
+    return n;
+  };
+  size_t regions = count_regions();
+  std::atomic<bool> held{false};
+  std::thread splitter([&] {  // every region in the middle of a split: locked, bits cleared
+    LargeRegion* locked[64];
+    uint64_t saved[64][kLargeBinWords];
+    size_t n = 0;
+    for (LargeRegion* r = large_newest_region(); r && n < 64; r = r->next, ++n) {
+      r->lock.lock();
+      locked[n] = r;
+      for (unsigned w = 0; w < kLargeBinWords; ++w) saved[n][w] = r->bitmap[w].exchange(0);
+    }
+    held = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (size_t i = 0; i < n; ++i) {
+      for (unsigned w = 0; w < kLargeBinWords; ++w) locked[i]->bitmap[w] = saved[i][w];
+      locked[i]->lock.unlock();
+    }
+  });
+  while (!held) std::this_thread::yield();
+  void* p = large_malloc(h, 64 << 10, 16);
+  splitter.join();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(count_regions(), regions) << "a new region was opened beside regions with room";
+  large_free(region_of(p), p);
+}
+
 // Every region busy (used by another thread a moment ago, its lock taken): a thread that keeps
 // allocating large blocks opens a region apart, a young one waits. Short-lived threads that met a
 // taken lock once left 16 MiB regions behind (integration test thread_churn).
