@@ -389,7 +389,6 @@ void* region_add(Heap* h, size_t size, size_t align, uint64_t now) {
 
 }  // namespace
 
-
 void* large_malloc(Heap* h, size_t size, size_t align) {
   if (MI_UNLIKELY(stats_requested())) stats_print_requested();
   uint64_t now = os::now_ms();
