@@ -38,7 +38,10 @@ enum class Opt : int {
 
 extern int64_t g_options[int(Opt::count)];
 
-inline int64_t option(Opt o) { return g_options[int(o)]; }
+// Set at start-up; tests change some while other threads (the background purge) read them:
+// relaxed atomics, plain moves on x86.
+inline int64_t option(Opt o) { return __atomic_load_n(&g_options[int(o)], __ATOMIC_RELAXED); }
+inline void option_set(Opt o, int64_t v) { __atomic_store_n(&g_options[int(o)], v, __ATOMIC_RELAXED); }
 
 // The one text option, MALLOCIM_PROFILE: the file a sampled allocation profile goes to
 // (./mallocim run --profile FILE). Empty when unset.

@@ -151,7 +151,7 @@ struct MediumInPages {
 // Large blocks freed (their memory still resident in the large regions), no empty page left
 // resident anywhere: then as many 1100-byte blocks as that memory would hold.
 std::vector<void*> medium_after_large() {
-  g_options[int(Opt::background_thread)] = 0;  // nothing purges behind the test
+  option_set(Opt::background_thread, 0);  // nothing purges behind the test
   std::vector<void*> large;
   for (int i = 0; i < 64; ++i) {
     large.push_back(im_malloc(32 << 10));
@@ -188,11 +188,11 @@ TEST(Heap, MediumBlocksBorrowFreeLargeMemoryBeforeAFreshPage) {
 
 TEST(Heap, BorrowingTurnedOff) {
   MediumInPages pages;
-  g_options[int(Opt::borrow_large)] = 0;
+  option_set(Opt::borrow_large, 0);
   std::vector<void*> v = medium_after_large();
   for (void* p : v) EXPECT_FALSE(from_large_region(p));
   for (void* p : v) im_free(p);
-  g_options[int(Opt::borrow_large)] = 1;
+  option_set(Opt::borrow_large, 1);
 }
 
 // Borrowed blocks are large blocks in every way: another thread frees them, realloc grows and

@@ -65,8 +65,8 @@ struct OwnerThread {
 struct OptionFor {
   Opt opt;
   int64_t saved;
-  OptionFor(Opt o, int64_t value) : opt(o), saved(g_options[int(o)]) { g_options[int(o)] = value; }
-  ~OptionFor() { g_options[int(opt)] = saved; }
+  OptionFor(Opt o, int64_t value) : opt(o), saved(option(o)) { option_set(o, value); }
+  ~OptionFor() { option_set(opt, saved); }
 };
 }  // namespace
 
@@ -408,9 +408,9 @@ TEST(Large, OnlyAThreadThatKeepsAllocatingOpensARegionApart) {
   auto all_busy = [&] {
     for (LargeRegion* r = large_newest_region(); r; r = r->next) owner.used(r);
   };
-  // Regions the thread opened while every lock was held (the locks are released after 100 ms),
-  // and whether it got its block before that.
-  auto attempt = [&](int earlier_allocations, bool* before_release) {
+  // Regions the thread opened while every lock was held (released once it got its block, or
+  // after hold_ms), and whether it got its block before that.
+  auto attempt = [&](int earlier_allocations, int hold_ms, bool* before_release) {
     std::atomic<int> stage{0};
     std::thread t([&] {
       Heap* h = heap_for_thread();
@@ -434,7 +434,7 @@ TEST(Large, OnlyAThreadThatKeepsAllocatingOpensARegionApart) {
     }
     all_busy();
     stage = 2;
-    for (int ms = 0; ms < 100 && stage.load() != 3; ++ms) {
+    for (int ms = 0; ms < hold_ms && stage.load() != 3; ++ms) {
       all_busy();
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -445,9 +445,9 @@ TEST(Large, OnlyAThreadThatKeepsAllocatingOpensARegionApart) {
     return opened;
   };
   bool got = false;
-  EXPECT_EQ(attempt(0, &got), 0u) << "a thread's first large allocation opened a region apart";
+  EXPECT_EQ(attempt(0, 100, &got), 0u) << "a thread's first large allocation opened a region apart";
   EXPECT_FALSE(got);
-  EXPECT_EQ(attempt(200, &got), 1u) << "a thread that keeps allocating queued on the busy regions";
+  EXPECT_EQ(attempt(200, 5000, &got), 1u) << "a thread that keeps allocating queued on the busy regions";
   EXPECT_TRUE(got);
 }
 

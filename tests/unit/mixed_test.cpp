@@ -46,7 +46,7 @@ bool intact(const std::vector<unsigned char*>& kept, size_t size) {
 }
 
 struct Mixed : SparseFill {
-  Mixed() : SparseFill((g_options[int(Opt::background_thread)] = 0, kOld), 4 * kPageSize / kOld, 32, 5) {
+  Mixed() : SparseFill((option_set(Opt::background_thread, 0), kOld), 4 * kPageSize / kOld, 32, 5) {
     make_cold_and_purge();  // (the background thread is off: nothing purges behind the test)
   }
   bool intact() const { return ::intact(kept, kOld); }
@@ -216,7 +216,7 @@ TEST(Mixed, AnEmptiedMixedPageGoesBackToThePool) {
 // resident are handed out before those in holes, which fault memory in again.
 TEST(Mixed, APageWithHolesTakesGuestsInItsResidentGapsFirst) {
   if (getpagesize() != 4096) GTEST_SKIP() << "holes are 4 KiB OS pages";
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   // Every other OS page's blocks live: the others become holes. Then most of the survivors go
   // too (enough freed since the look for holes), one block in 96 left.
   constexpr size_t kPerOsPage = 4096 / kOld;
@@ -259,7 +259,7 @@ TEST(Mixed, APageWithHolesTakesGuestsInItsResidentGapsFirst) {
 // The look for a page to mix goes round a cold class's whole queue: a sparse page behind more
 // than a look's worth of pages too full to mix is found.
 TEST(Mixed, TheLookGoesRoundTheWholeQueue) {
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   constexpr size_t kPages = 48, kSparse = 4;
   std::vector<unsigned char*> all;
   std::vector<Page*> order;  // pages in the order they filled
@@ -427,13 +427,13 @@ TEST(Mixed, AlignedBlocksStayAlignedWithMixedPagesAround) {
 }
 
 TEST(Mixed, TurnedOff) {
-  g_options[int(Opt::mixed_pages)] = 0;
+  option_set(Opt::mixed_pages, 0);
   Mixed m;
   std::vector<void*> guests = take_guests(m, 64);
   for (void* g : guests) EXPECT_FALSE(m.pages.count(page_of_block(g)));
   for (void* g : guests) im_free(g);
   for (unsigned char* k : m.kept) im_free(k);
-  g_options[int(Opt::mixed_pages)] = 1;
+  option_set(Opt::mixed_pages, 1);
 }
 
 // Another thread that checks blocks handed to it (each of `size` bytes of one value) and frees
@@ -484,7 +484,7 @@ class RemoteFreer {
 // another thread checks and frees the survivors as they come: residents freed remotely before,
 // during and after their page is mixed. A guest laid over a live survivor would change its bytes.
 TEST(Mixed, RemoteFreesRaceWithMixing) {
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   RemoteFreer other(kOld);
   size_t made = mixed_made();
   for (int round = 0; round < 40; ++round) {
@@ -503,7 +503,7 @@ TEST(Mixed, RemoteFreesRaceWithMixing) {
 // The same while pages change class a second time: blocks of the first guest class are freed by
 // another thread before, during and after they become residents.
 TEST(Mixed, RemoteFreesRaceWithTheClassChange) {
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   RemoteFreer other(Remixed::kFirst);
   size_t made = mixed_made();
   for (int round = 0; round < 20; ++round) {
@@ -541,7 +541,7 @@ bool guests_land(const SparseFill& m, unsigned hot_class, size_t size, size_t pa
 
 TEST(Mixed, AHotClassKeepsItsFirstPages) {
   constexpr size_t kHotOld = 192, kGuest = 464;
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   SparseFill m(kHotOld, 8 * kPageSize / kHotOld, 32, 5);  // 8 pages, 1 block in 32 live
   make_cold_and_purge();
   std::vector<void*> guests;
@@ -553,7 +553,7 @@ TEST(Mixed, AHotClassKeepsItsFirstPages) {
 
 TEST(Mixed, AHotClassLendsTheSparsePagesBehindItsFirst16) {
   constexpr size_t kHotOld = 112, kGuest = 496;
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   SparseFill m(kHotOld, 48 * kPageSize / kHotOld, 32, 5);  // 48 pages
   make_cold_and_purge();
   std::vector<void*> guests;
@@ -569,7 +569,7 @@ TEST(Mixed, AHotClassLendsTheSparsePagesBehindItsFirst16) {
 // page of the new class and carved as it is used: mixed, all its blocks would be listed, and so
 // written, at once.
 TEST(Mixed, AnEmptyPageOfAColdClassIsTakenPlain) {
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   void* b = im_malloc(144);
   Page* pg = page_of_block(b);
   im_free(b);
@@ -591,7 +591,7 @@ TEST(Mixed, AnEmptyPageOfAColdClassIsTakenPlain) {
 // A sparse page carved over less than half its length is not mixed: its gaps are mostly memory
 // never touched, which listing guests would fault in whole.
 TEST(Mixed, APartlyCarvedPageIsNotMixed) {
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   void* a = im_malloc(208);
   void* b = im_malloc(208);
   Page* pg = page_of_block(a);
@@ -612,7 +612,7 @@ TEST(Mixed, APartlyCarvedPageIsNotMixed) {
 // block in three: gaps of 160 B, one 96-byte guest each.
 TEST(Mixed, APageAThirdLiveTakesAnotherClass) {
   constexpr size_t kThirdOld = 80, kThirdGuest = 96;
-  g_options[int(Opt::background_thread)] = 0;
+  option_set(Opt::background_thread, 0);
   SparseFill m(kThirdOld, 8 * kPageSize / kThirdOld, 3, 1);
   make_cold_and_purge();
   std::vector<void*> guests = take_guests(m, 0, kThirdGuest);

@@ -25,9 +25,9 @@ namespace {
 // test; pressure as asked. Each test runs in a process of its own (gtest_discover_tests).
 struct Options {
   explicit Options(int64_t p) {
-    g_options[int(Opt::background_thread)] = 0;
-    g_options[int(Opt::purge_delay_ms)] = 1000000;
-    g_options[int(Opt::purge_pressure)] = p;
+    option_set(Opt::background_thread, 0);
+    option_set(Opt::purge_delay_ms, 1000000);
+    option_set(Opt::purge_pressure, p);
   }
 };
 
@@ -146,7 +146,7 @@ TEST(Purge, ReusedPagesCountWhatTheyNeverTouched) {
   memset(b, 1, size_t(1) << 20);
   im_free(a);  // 2 MiB of free, resident large memory
   im_free(b);
-  g_options[int(Opt::purge_pressure)] = 1;
+  option_set(Opt::purge_pressure, 1);
   size_t purged = large_figures().purged;
   for (Page*& p : full) p = pool_take_page();  // newest first: the whole ones
   EXPECT_EQ(large_figures().purged, purged) << "resident pages counted as fresh memory";
@@ -173,7 +173,7 @@ TEST(Purge, GrowingInPlaceIntoPurgedMemoryCountsAsFresh) {
   empty_pages_to_pool();          // resident free memory of another layer
   size_t dirty = pool_figures().free_pages_dirty;
   ASSERT_GE(dirty, 32u);
-  g_options[int(Opt::purge_pressure)] = 1;
+  option_set(Opt::purge_pressure, 1);
   void* grown = im_realloc(a, kA + (size_t(1) << 20));  // 1 MiB more, from b's purged space
   ASSERT_EQ(grown, a) << "not grown in place";
   EXPECT_LE(pool_figures().free_pages_dirty + 8, dirty) << "the purged memory taken was not counted";
@@ -214,6 +214,6 @@ TEST(Purge, GrowthFromOutsideGivesBackFreeMemory) {
 }
 
 TEST(Purge, GrowthFromOutsideTurnedOff) {
-  g_options[int(Opt::purge_external)] = 0;
+  option_set(Opt::purge_external, 0);
   EXPECT_EQ(dirty_after_growth_from_outside(), 0u);
 }

@@ -35,5 +35,5 @@ TEST(Options, EnvironmentOverridesDefaults) {
   EXPECT_EQ(option(Opt::page_cache), saved_cache) << "an unparsable value is ignored";
   unsetenv("MALLOCIM_PURGE_DELAY_MS");
   unsetenv("MALLOCIM_PAGE_CACHE");
-  g_options[int(Opt::purge_delay_ms)] = 1000;
+  option_set(Opt::purge_delay_ms, 1000);
 }

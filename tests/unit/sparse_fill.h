@@ -15,11 +15,11 @@
 // Frees p with MALLOCIM_ABORT_ON_ERROR=0; returns what was reported on stderr.
 inline std::string free_reported(void* p) {
   using namespace mallocim;
-  g_options[int(Opt::abort_on_error)] = 0;
+  option_set(Opt::abort_on_error, 0);
   testing::internal::CaptureStderr();
   im_free(p);
   std::string err = testing::internal::GetCapturedStderr();
-  g_options[int(Opt::abort_on_error)] = 1;
+  option_set(Opt::abort_on_error, 1);
   return err;
 }
 
