@@ -54,7 +54,7 @@ void options_init() {
     if (!v) continue;
     int64_t parsed;
     if (parse_int(v, &parsed))
-      g_options[i] = parsed;
+      option_set(Opt(i), parsed);
     else
       report_warning("ignoring %s=%s: not an integer", name, v);
   }
@@ -73,7 +73,7 @@ void options_print() {
   for (int i = 0; i < int(Opt::count); ++i) {
     char name[64];
     upper_name(kInfo[i].env, name, sizeof name);
-    report_line("malloc-im: %s=%d  (%s)", name, int(g_options[i]), kInfo[i].help);
+    report_line("malloc-im: %s=%d  (%s)", name, int(option(Opt(i))), kInfo[i].help);
   }
   report_line("malloc-im: MALLOCIM_PROFILE=%s  (write a sampled allocation profile to this file)", g_profile_path);
 }
