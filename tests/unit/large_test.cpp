@@ -68,6 +68,28 @@ struct OptionFor {
   OptionFor(Opt o, int64_t value) : opt(o), saved(option(o)) { option_set(o, value); }
   ~OptionFor() { option_set(opt, saved); }
 };
+
+// The regions made so far, counted without their locks (large_figures takes them).
+size_t count_regions() {
+  size_t n = 0;
+  for (LargeRegion* r = large_newest_region(); r; r = r->next) ++n;
+  return n;
+}
+
+// Every region's lock (of the first 64), held for the object's life.
+struct AllRegionsLocked {
+  LargeRegion* regions[64];
+  size_t n = 0;
+  AllRegionsLocked() {
+    for (LargeRegion* r = large_newest_region(); r && n < 64; r = r->next) {
+      r->lock.lock();
+      regions[n++] = r;
+    }
+  }
+  ~AllRegionsLocked() {
+    for (size_t i = 0; i < n; ++i) regions[i]->lock.unlock();
+  }
+};
 }  // namespace
 
 TEST(Large, NeighboursCoalesceImmediately) {
@@ -360,28 +382,17 @@ TEST(Large, ARegionInTheMiddleOfASplitIsNotTakenForFull) {
   void* seed = large_malloc(h, 64 << 10, 16);  // a region with room at least
   ASSERT_NE(seed, nullptr);
   large_free(region_of(seed), seed);
-  auto count_regions = [] {
-    size_t n = 0;
-    for (LargeRegion* r = large_newest_region(); r; r = r->next) ++n;
-    return n;
-  };
   size_t regions = count_regions();
   std::atomic<bool> held{false};
   std::thread splitter([&] {  // every region in the middle of a split: locked, bits cleared
-    LargeRegion* locked[64];
+    AllRegionsLocked locks;
     uint64_t saved[64][kLargeBinWords];
-    size_t n = 0;
-    for (LargeRegion* r = large_newest_region(); r && n < 64; r = r->next, ++n) {
-      r->lock.lock();
-      locked[n] = r;
-      for (unsigned w = 0; w < kLargeBinWords; ++w) saved[n][w] = r->bitmap[w].exchange(0);
-    }
+    for (size_t i = 0; i < locks.n; ++i)
+      for (unsigned w = 0; w < kLargeBinWords; ++w) saved[i][w] = locks.regions[i]->bitmap[w].exchange(0);
     held = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    for (size_t i = 0; i < n; ++i) {
-      for (unsigned w = 0; w < kLargeBinWords; ++w) locked[i]->bitmap[w] = saved[i][w];
-      locked[i]->lock.unlock();
-    }
+    for (size_t i = 0; i < locks.n; ++i)
+      for (unsigned w = 0; w < kLargeBinWords; ++w) locks.regions[i]->bitmap[w] = saved[i][w];
   });
   while (!held) std::this_thread::yield();
   void* p = large_malloc(h, 64 << 10, 16);
@@ -400,11 +411,6 @@ TEST(Large, OnlyAThreadThatKeepsAllocatingOpensARegionApart) {
     void* p = large_malloc(h, 64 << 10, 16);
     large_free(region_of(p), p);
   });
-  auto count_regions = [] {
-    size_t n = 0;
-    for (LargeRegion* r = large_newest_region(); r; r = r->next) ++n;
-    return n;
-  };
   auto all_busy = [&] {
     for (LargeRegion* r = large_newest_region(); r; r = r->next) owner.used(r);
   };
@@ -425,22 +431,18 @@ TEST(Large, OnlyAThreadThatKeepsAllocatingOpensARegionApart) {
       large_free(region_of(p), p);
     });
     while (stage.load() != 1) std::this_thread::yield();
-    size_t regions = count_regions();
-    LargeRegion* locked[64];
-    size_t n = 0;
-    for (LargeRegion* r = large_newest_region(); r && n < 64; r = r->next) {
-      r->lock.lock();
-      locked[n++] = r;
-    }
-    all_busy();
-    stage = 2;
-    for (int ms = 0; ms < hold_ms && stage.load() != 3; ++ms) {
+    size_t regions = count_regions(), opened;
+    {
+      AllRegionsLocked locks;
       all_busy();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      stage = 2;
+      for (int ms = 0; ms < hold_ms && stage.load() != 3; ++ms) {
+        all_busy();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      *before_release = stage.load() == 3;
+      opened = count_regions() - regions;
     }
-    *before_release = stage.load() == 3;
-    size_t opened = count_regions() - regions;
-    for (size_t i = 0; i < n; ++i) locked[i]->lock.unlock();
     t.join();
     return opened;
   };
