@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
   }
   size_t count = 0, count_peak = 0;
   uint64_t live = 0, live_peak = 0, steps = 0, rss_sampled_peak = 0;
-  std::string phase_rss;
+  std::string phase_rss, phase_ms;  // RSS at the end of each phase, and each phase's duration
+  double phase_start = 0;
   Rng rng(seed);
 
   Stopwatch clock;
@@ -90,6 +91,9 @@ int main(int argc, char** argv) {
       rss_sampled_peak = std::max(rss_sampled_peak, rss);
       if (!phase_rss.empty()) phase_rss += ',';
       phase_rss += std::to_string(rss);
+      const double now = clock.seconds();
+      phase_ms += std::string(phase_ms.empty() ? "" : ",") + std::to_string(uint64_t((now - phase_start) * 1000));
+      phase_start = now;
     }
   }
   // Free 90% of the blocks (the table order is already random), keep every tenth.
@@ -120,6 +124,7 @@ int main(int argc, char** argv) {
       .add("rss_after_free_kb", rss_after_free)
       .add("rss_after_sleep_kb", rss_after_sleep)
       .add("phase_rss_kb", phase_rss)
+      .add("phase_ms", phase_ms)
       .print();
   return trace.write(live) ? 0 : 1;
 }
