@@ -296,6 +296,12 @@ inline uint64_t rss_now_kb() {
 
 // Peak RSS of this process image (VmHWM). Not getrusage's ru_maxrss: that one also counts the
 // parent's RSS at fork/exec time (a Python runner's ~17 MiB would hide small workloads).
+// Appends v to a comma-separated list (a RESULT value such as phase_rss_kb).
+inline void append_listed(std::string& list, uint64_t v) {
+  if (!list.empty()) list += ',';
+  list += std::to_string(v);
+}
+
 inline uint64_t rss_peak_kb() {
   uint64_t kb = 0;
   if (FILE* f = std::fopen("/proc/self/status", "r")) {

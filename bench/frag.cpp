@@ -89,10 +89,9 @@ int main(int argc, char** argv) {
       }
       const uint64_t rss = rss_now_kb();
       rss_sampled_peak = std::max(rss_sampled_peak, rss);
-      if (!phase_rss.empty()) phase_rss += ',';
-      phase_rss += std::to_string(rss);
+      append_listed(phase_rss, rss);
       const double now = clock.seconds();
-      phase_ms += std::string(phase_ms.empty() ? "" : ",") + std::to_string(uint64_t((now - phase_start) * 1000));
+      append_listed(phase_ms, uint64_t((now - phase_start) * 1000));
       phase_start = now;
     }
   }

@@ -100,8 +100,7 @@ int main(int argc, char** argv) {
     for (size_t i = count; i > 1; --i) std::swap(table[i - 1], table[rng.below(i)]);
     const uint64_t rss = rss_now_kb();
     trace.sample(live);
-    if (!phase_rss.empty()) phase_rss += ',';
-    phase_rss += std::to_string(rss);
+    append_listed(phase_rss, rss);
   }
   const uint64_t live_end = live;
   const uint64_t rss_last_drop = rss_now_kb();
