@@ -67,7 +67,11 @@ class Resp:
     def __init__(self, path, timeout):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
         self.buf = bytearray()
         self.pos = 0
 
@@ -187,12 +191,17 @@ def drive(args, tmp):
         return 1
 
     try:
+        # The socket file appears at bind(), before the server listens: a connect in between is
+        # refused. Wait until one is accepted.
         deadline = time.monotonic() + 20
-        while not os.path.exists(sock_path):
-            if server.poll() is not None or time.monotonic() > deadline:
-                return fail("the server did not start")
-            time.sleep(0.01)
-        client = Resp(sock_path, args.timeout)
+        client = None
+        while client is None:
+            try:
+                client = Resp(sock_path, args.timeout)
+            except (FileNotFoundError, ConnectionRefusedError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    return fail("the server did not start")
+                time.sleep(0.01)
         client.call("PING")
         pid = server.pid
         if args.preload:  # the loader only warns when a preload fails
