@@ -42,8 +42,8 @@ void* alloc_large_or_huge(size_t size, size_t align) {
   // large blocks get one too, so that they do not share one region (and its lock).
   Heap* h = t_heap != &g_empty_heap ? t_heap : heap_for_thread();
   if (!h) return out_of_memory();
-  void* p = size <= kLargeMax && align <= kLargeMax ? large_malloc(h, size, align)
-                                                    : huge_malloc(size, align);
+  void* p = align <= 16 ? medium_cache_take(h, size) : nullptr;
+  if (!p) p = size <= kLargeMax && align <= kLargeMax ? large_malloc(h, size, align) : huge_malloc(size, align);
   if (!p) return out_of_memory();
   if (MI_UNLIKELY(g_sampling)) sample_count_large(p, size);
   return p;
@@ -57,8 +57,18 @@ void dealloc_other(RegionHeader* r, void* p) {
                                          : "not allocated by malloc-im (foreign, stack or static address)");
     return;
   }
+  // Commonest: a medium block into the thread's cache (no system call there: errno stays).
+  if (MI_LIKELY(!g_sampling) && r->kind == RegionKind::large &&
+      medium_cache_put(t_heap, reinterpret_cast<LargeRegion*>(r), p))
+    return;
   int saved_errno = errno;
-  if (MI_UNLIKELY(g_sampling)) sample_on_free(p);
+  if (MI_UNLIKELY(g_sampling)) {
+    sample_on_free(p);
+    if (r->kind == RegionKind::large && medium_cache_put(t_heap, reinterpret_cast<LargeRegion*>(r), p)) {
+      errno = saved_errno;
+      return;
+    }
+  }
   if (r->kind == RegionKind::large)
     large_free(reinterpret_cast<LargeRegion*>(r), p);
   else
@@ -174,7 +184,8 @@ int im_owns(const void* p) {
       if (__atomic_load_n(&pg->mixed, __ATOMIC_ACQUIRE)) return mixed_classify(pg, p) != MixedBlock::invalid;
       return (uintptr_t(p) - uintptr_t(page_start(pg))) % pg->block_size == 0;
     }
-    case RegionKind::large: return large_owns_block(reinterpret_cast<LargeRegion*>(r), p);
+    case RegionKind::large:
+      return large_owns_block(reinterpret_cast<LargeRegion*>(r), p) && !medium_cache_holds(p);
     case RegionKind::huge: return huge_is_block(reinterpret_cast<HugeHeader*>(r), p);
   }
   return 0;

@@ -636,6 +636,7 @@ void* heap_list_damaged(Page* pg, Block* b) {
 
 void heap_release_cached(Heap* h) {
   if (h == &g_empty_heap) return;
+  medium_cache_flush(h);
   uint64_t now = os::now_ms();
   for (unsigned c = 0; c < kMaxClasses; ++c) {
     PageQueue& q = h->queues[c];
@@ -656,6 +657,7 @@ void heap_release_cached(Heap* h) {
 
 void heap_thread_exit(Heap* h) {
   if (h == &g_empty_heap || h == nullptr) return;
+  medium_cache_flush(h);
   t_heap = &g_empty_heap;  // frees from later destructors take the remote path
   for (unsigned c = 0; c < kMaxClasses; ++c) {
     while (Page* pg = h->queues[c].first) {
@@ -700,8 +702,13 @@ size_t heaps_live() { return __atomic_load_n(&g_heaps_live, __ATOMIC_RELAXED); }
 HeapFigures heap_figures() {
   LockGuard g(g_heap_lock);
   uint64_t slow = g_exited_slow_calls;
-  for (Heap* h = g_live_heaps; h; h = h->next) slow += __atomic_load_n(&h->slow_calls, __ATOMIC_RELAXED);
-  return {g_heaps_live, g_heaps_created, slow};
+  size_t bytes = 0, blocks = 0;
+  for (Heap* h = g_live_heaps; h; h = h->next) {
+    slow += __atomic_load_n(&h->slow_calls, __ATOMIC_RELAXED);
+    bytes += __atomic_load_n(&h->mcache.bytes, __ATOMIC_RELAXED);
+    blocks += __atomic_load_n(&h->mcache.blocks, __ATOMIC_RELAXED);
+  }
+  return {g_heaps_live, g_heaps_created, slow, bytes, blocks};
 }
 
 SpinLock& heap_registry_lock() { return g_heap_lock; }

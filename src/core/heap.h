@@ -7,6 +7,7 @@
 // commonest requests skip the class lookup.
 #pragma once
 #include "core/lock.h"
+#include "core/medium_cache.h"
 #include "core/page.h"
 #include "core/size_class.h"
 
@@ -55,6 +56,7 @@ struct Heap {
   int64_t sample_left[kMaxClasses + 1];
   uint64_t sample_rng;
   uint32_t thread_no;
+  MediumCache mcache;  // freed medium blocks kept for reuse (core/medium_cache.h)
 };
 
 extern Page g_empty_page;
@@ -83,6 +85,7 @@ struct HeapFigures {
   size_t live;
   size_t created;
   uint64_t slow_calls;  // slow-path entries of live heaps and of exited ones
+  size_t cached_bytes, cached_blocks;  // in the medium caches of live heaps (read without their owners)
 };
 HeapFigures heap_figures();
 size_t heaps_live();  // threads with a heap now (read without the lock: a hint)

@@ -480,6 +480,14 @@ void* large_malloc_resident(Heap* h, size_t size, size_t align) {
   return nullptr;
 }
 
+size_t large_block_size(LargeRegion* r, const void* p) {
+  LargeHdr* h = checked_hdr(r, p);
+  // The next header too: an overflow into it is reported at this free, as large_free does.
+  return h && (h->flags & kInUse) && hdr_valid(hdr_next(h)) ? hdr_size(h) : 0;
+}
+
+size_t large_block_need(size_t size) { return block_need(size); }
+
 void large_free(LargeRegion* r, void* p) {
   uint64_t now = os::now_ms();
   r->lock.lock();

@@ -57,6 +57,11 @@ void* large_malloc(Heap* h, size_t size, size_t align);
 // in, never waits for a lock): small classes borrow it instead of a fresh page (core/heap.cpp).
 void* large_malloc_resident(Heap* h, size_t size, size_t align);
 void large_free(LargeRegion* r, void* p);
+// The size (header included) of the live block at p, read without the lock; 0 when p is not the
+// start of a live block of r or the next block's header was overwritten (large_free then says
+// what is wrong).
+size_t large_block_size(LargeRegion* r, const void* p);
+size_t large_block_need(size_t size);  // the block size a request of `size` bytes takes
 size_t large_usable(LargeRegion* r, const void* p);
 bool large_owns_block(LargeRegion* r, const void* p);  // p is a live block's start
 // Grows or shrinks the block in place; false when the neighbour has no room.

@@ -7,7 +7,9 @@
 
 #include "core/large.h"
 #include "core/heap.h"
+#include "core/medium_cache.h"
 #include "mallocim.h"
+#include "policy/options.h"
 
 using namespace mallocim;
 
@@ -26,12 +28,38 @@ TEST_F(Checks, DoubleFreeOfASmallBlockFromAnotherThread) {
   void* p = im_malloc(200);
   im_free(p);
   EXPECT_DEATH(std::thread([p] { im_free(p); }).join(), "already free \\(double free\\)");
+  medium_cache_flush(t_heap);
+  option_set(Opt::medium_cache_kb, 0);
 }
 
 TEST_F(Checks, DoubleFreeOfALargeBlock) {
   void* p = im_malloc(100000);
   im_free(p);
   EXPECT_DEATH(im_free(p), "already free \\(double free\\)");
+}
+
+TEST_F(Checks, DoubleFreeOfACachedMediumBlock) {
+  option_set(Opt::medium_cache_kb, 256);  // off by default (a death test's child runs this too)
+  void* p = im_malloc(5000);  // freed into the thread's medium cache (core/medium_cache.h)
+  im_free(p);
+  EXPECT_DEATH(im_free(p), "free of pointer 0x[0-9a-f]+: block is already free \\(double free\\)");
+  EXPECT_DEATH(std::thread([p] { im_free(p); }).join(), "already free \\(double free\\)");
+  medium_cache_flush(t_heap);
+  option_set(Opt::medium_cache_kb, 0);
+}
+
+TEST_F(Checks, WriteAfterFreeIntoACachedMediumBlockIsCaught) {
+  // The cached block's link and cookie are overwritten; the next request of its size must not
+  // follow them.
+  EXPECT_DEATH(
+      {
+        option_set(Opt::medium_cache_kb, 256);
+        void* p = im_malloc(3000);
+        im_free(p);
+        memset(p, 0x41, 32);
+        im_malloc(3000);
+      },
+      "a freed medium block was written to \\(write after free\\)");
 }
 
 TEST_F(Checks, DoubleFreeOfAHugeBlock) {
@@ -87,11 +115,12 @@ TEST_F(Checks, OverflowIntoTheNextLargeHeaderIsCaught) {
 }
 
 TEST_F(Checks, ForgedLinksOfAFreeLargeBlockAreCaught) {
+  // Over the medium cache's sizes (core/medium_cache.h): b goes back to its region at once.
   EXPECT_DEATH(
       {
-        char* a = static_cast<char*>(im_malloc(30000));
-        char* b = static_cast<char*>(im_malloc(30000));
-        char* c = static_cast<char*>(im_malloc(30000));
+        char* a = static_cast<char*>(im_malloc(100000));
+        char* b = static_cast<char*>(im_malloc(100000));
+        char* c = static_cast<char*>(im_malloc(100000));
         im_free(b);
         memset(b, 0x41, 64);  // write after free over b's header and links
         im_free(a);           // merging with b must not follow them

@@ -15,6 +15,7 @@
 #include "mallocim.h"
 #include "core/heap.h"
 #include "core/init.h"
+#include "core/medium_cache.h"
 #include "platform/os.h"
 #include "policy/options.h"
 
@@ -90,6 +91,18 @@ struct AllRegionsLocked {
     for (size_t i = 0; i < n; ++i) regions[i]->lock.unlock();
   }
 };
+// Blocks that other tests of this process freed into the thread's medium cache are in use as far
+// as their regions know (valgrind.unit_tests runs every test in one process): each test starts
+// with them back in the bins.
+struct FlushMediumCache : ::testing::EmptyTestEventListener {
+  void OnTestStart(const ::testing::TestInfo&) override {
+    if (t_heap != &g_empty_heap) medium_cache_flush(t_heap);
+  }
+};
+const bool g_flush_listener = [] {
+  ::testing::UnitTest::GetInstance()->listeners().Append(new FlushMediumCache);
+  return true;
+}();
 }  // namespace
 
 TEST(Large, NeighboursCoalesceImmediately) {
