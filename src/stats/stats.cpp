@@ -85,8 +85,10 @@ void collect(im_stats* out, ClassFigures* classes, FreeFigures* where = nullptr)
 
   HeapFigures heaps = heap_figures();
   // Blocks in the threads' medium caches are live as far as their regions know; they are free.
-  size_t cached = heaps.cached_bytes - heaps.cached_blocks * 16;  // usable bytes (16-byte headers)
-  if (cached > out->large_live_bytes) cached = out->large_live_bytes;  // (read while owners work)
+  // Usable bytes (16-byte headers); the sums are read while their owners work: kept in range.
+  size_t headers = heaps.cached_blocks * 16;
+  size_t cached = heaps.cached_bytes > headers ? heaps.cached_bytes - headers : 0;
+  if (cached > out->large_live_bytes) cached = out->large_live_bytes;
   out->large_live_bytes -= cached;
   out->free_bytes += cached;
   fr.large += cached;
