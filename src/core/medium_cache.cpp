@@ -118,14 +118,24 @@ void* medium_cache_take(Heap* h, size_t size) {
   if (!mc.blocks) return nullptr;
   // A bin spans a sixteenth of its power of two: its first two blocks are looked at, then the next
   // bin's first two, every block of which is large enough (and at most two sixteenths larger).
+  if (option(Opt::medium_cache_kb) == 0) {
+    // The last block only: taken when at most an eighth larger than needed (as a close fit in
+    // the regions), else given back.
+    unsigned b = mc.last_bin;
+    auto* c = reinterpret_cast<Cached*>(mc.bins[b]);
+    if (c && c->size >= need && c->size <= need + need / 8)
+      if (void* p = take_from(mc, b, need)) return p;
+    medium_cache_flush(h);
+    return nullptr;
+  }
   unsigned b = bin_of(need);
   if (void* p = take_from(mc, b, need)) return p;
   return b + 1 < kCacheBins ? take_from(mc, b + 1, need) : nullptr;
 }
 
 bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
-  size_t cap = size_t(option(Opt::medium_cache_kb)) << 10;
-  if (cap == 0) return false;
+  int64_t kb = option(Opt::medium_cache_kb);
+  if (kb < 0) return false;
   size_t block = large_block_size(r, p);  // 0: not a live block's start; large_free reports it
   if (block < kCacheMinBlock || block >= kCacheMaxBlock) return false;
   auto* c = static_cast<Cached*>(p);
@@ -133,8 +143,15 @@ bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
     report_misuse("free", p, "block is already free (double free)");
     return true;
   }
-  if (h == &g_empty_heap || block > cap) return false;  // a thread without a heap keeps none
+  if (h == &g_empty_heap) return false;  // a thread without a heap keeps none
   MediumCache& mc = h->mcache;
+  if (kb == 0) {  // the last block only, and only of the thread's own region
+    if (r != h->large_region) return false;
+    medium_cache_flush(h);
+    kb = kCacheMaxBlock >> 10 << 1;
+  }
+  size_t cap = size_t(kb) << 10;
+  if (block > cap) return false;
   unsigned b = bin_of(block);
   if (mc.count[b] >= kCacheBinBlocks) trim_bin(mc, b, kCacheBinBlocks / 2);  // the older half goes
   if (mc.bytes + block > cap) {  // every bin's older half goes; everything, if that is not enough
@@ -146,6 +163,7 @@ bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
   c->cookie = cookie_of(c);
   c->size = block;
   mc.bins[b] = uintptr_t(c);
+  mc.last_bin = b;
   mc.count[b]++;
   mc.blocks++;
   mc.bytes += block;

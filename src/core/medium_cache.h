@@ -28,6 +28,7 @@ struct MediumCache {
   uint8_t count[kCacheBins];
   size_t bytes;   // block bytes held (headers included)
   size_t blocks;  // blocks held
+  unsigned last_bin;  // the bin of the block kept last
 };
 
 // A cached block for a request of `size` bytes (align 16), or null.

@@ -28,8 +28,6 @@ TEST_F(Checks, DoubleFreeOfASmallBlockFromAnotherThread) {
   void* p = im_malloc(200);
   im_free(p);
   EXPECT_DEATH(std::thread([p] { im_free(p); }).join(), "already free \\(double free\\)");
-  medium_cache_flush(t_heap);
-  option_set(Opt::medium_cache_kb, 0);
 }
 
 TEST_F(Checks, DoubleFreeOfALargeBlock) {
@@ -39,13 +37,19 @@ TEST_F(Checks, DoubleFreeOfALargeBlock) {
 }
 
 TEST_F(Checks, DoubleFreeOfACachedMediumBlock) {
-  option_set(Opt::medium_cache_kb, 256);  // off by default (a death test's child runs this too)
-  void* p = im_malloc(5000);  // freed into the thread's medium cache (core/medium_cache.h)
-  im_free(p);
-  EXPECT_DEATH(im_free(p), "free of pointer 0x[0-9a-f]+: block is already free \\(double free\\)");
-  EXPECT_DEATH(std::thread([p] { im_free(p); }).join(), "already free \\(double free\\)");
-  medium_cache_flush(t_heap);
-  option_set(Opt::medium_cache_kb, 0);
+  // Both ways the cache runs (core/medium_cache.h): the last block only, and 256 KiB of them.
+  for (int64_t kb : {0, 256}) {
+    int64_t saved = option(Opt::medium_cache_kb);
+    option_set(Opt::medium_cache_kb, kb);
+    void* keep = im_malloc(5000);
+    void* p = im_malloc(5000);  // freed into the thread's medium cache
+    im_free(p);
+    EXPECT_DEATH(im_free(p), "free of pointer 0x[0-9a-f]+: block is already free \\(double free\\)");
+    EXPECT_DEATH(std::thread([p] { im_free(p); }).join(), "already free \\(double free\\)");
+    medium_cache_flush(t_heap);
+    im_free(keep);
+    option_set(Opt::medium_cache_kb, saved);
+  }
 }
 
 TEST_F(Checks, WriteAfterFreeIntoACachedMediumBlockIsCaught) {

@@ -19,7 +19,7 @@ namespace {
 
 constexpr int64_t kTestCacheKb = 256;
 
-// Each test starts from an empty cache of kTestCacheKb (the cache is off by default).
+// Each test starts from an empty cache of kTestCacheKb (by default it holds one block).
 class MediumCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -95,8 +95,39 @@ TEST_F(MediumCacheTest, BinsAndTheCacheAreBounded) {
   EXPECT_EQ(sum, cache().blocks);
 }
 
-TEST_F(MediumCacheTest, OffWhenTheOptionIsZero) {
+TEST_F(MediumCacheTest, LastBlockOnlyByDefault) {
+  // MALLOCIM_MEDIUM_CACHE_KB=0: the thread's last freed medium block, of its own region, is
+  // kept for its next request; the next free, or a request it does not fit, gives it back.
   option_set(Opt::medium_cache_kb, 0);
+  void* a = im_malloc(3000);
+  void* b = im_malloc(5000);
+  void* guard = im_malloc(3000);
+  im_free(a);
+  EXPECT_EQ(cache().blocks, 1u);
+  EXPECT_EQ(im_malloc(3000), a) << "the last block serves the next request of its size";
+  EXPECT_EQ(cache().blocks, 0u);
+  im_free(a);
+  im_free(b);  // a goes back to its region; b is kept
+  EXPECT_EQ(cache().blocks, 1u);
+  EXPECT_EQ(im_owns(a), 0);
+  EXPECT_EQ(im_owns(b), 0);
+  void* c = im_malloc(1500);  // does not fit b's bin: b goes back, c comes from the regions
+  EXPECT_EQ(cache().blocks, 0u);
+  EXPECT_NE(c, b);
+  im_free(c);
+  medium_cache_flush(t_heap);
+  // Another thread's free of this thread's blocks keeps none (not its region).
+  void* d = im_malloc(4000);
+  std::thread([&] {
+    im_free(im_malloc(1));
+    im_free(d);
+    EXPECT_EQ(t_heap->mcache.blocks, 0u);
+  }).join();
+  im_free(guard);
+}
+
+TEST_F(MediumCacheTest, OffWhenTheOptionIsMinusOne) {
+  option_set(Opt::medium_cache_kb, -1);
   void* keep = im_malloc(4000);
   void* p = im_malloc(4000);
   im_free(p);
