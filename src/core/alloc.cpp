@@ -57,18 +57,14 @@ void dealloc_other(RegionHeader* r, void* p) {
                                          : "not allocated by malloc-im (foreign, stack or static address)");
     return;
   }
-  // Commonest: a medium block into the thread's cache (no system call there: errno stays).
-  if (MI_LIKELY(!g_sampling) && r->kind == RegionKind::large &&
-      medium_cache_put(t_heap, reinterpret_cast<LargeRegion*>(r), p))
-    return;
-  int saved_errno = errno;
   if (MI_UNLIKELY(g_sampling)) {
+    int saved_errno = errno;
     sample_on_free(p);
-    if (r->kind == RegionKind::large && medium_cache_put(t_heap, reinterpret_cast<LargeRegion*>(r), p)) {
-      errno = saved_errno;
-      return;
-    }
+    errno = saved_errno;
   }
+  // Commonest: a medium block kept by the thread (no system call there: errno stays).
+  if (r->kind == RegionKind::large && medium_cache_put(t_heap, reinterpret_cast<LargeRegion*>(r), p)) return;
+  int saved_errno = errno;
   if (r->kind == RegionKind::large)
     large_free(reinterpret_cast<LargeRegion*>(r), p);
   else

@@ -335,7 +335,7 @@ void* try_region(LargeRegion* r, size_t size, size_t align, uint64_t now, bool w
   return p;
 }
 
-LargeHdr* checked_hdr(LargeRegion* r, const void* p) {
+MI_INLINE LargeHdr* checked_hdr(LargeRegion* r, const void* p) {
   auto* h = hdr_of(p);
   if ((uintptr_t(p) & 15) || reinterpret_cast<uint8_t*>(h) < r->area_begin ||
       reinterpret_cast<uint8_t*>(h) >= r->area_end || !hdr_valid(h))
@@ -484,12 +484,9 @@ void* large_malloc_resident(Heap* h, size_t size, size_t align) {
 // headers meanwhile (never the size of a block in use). A header caught half written fails its
 // check, and large_free, under the lock, decides.
 MI_RACY_READS size_t large_block_size(LargeRegion* r, const void* p) {
-  LargeHdr* h = hdr_of(p);
-  if ((uintptr_t(p) & 15) || reinterpret_cast<uint8_t*>(h) < r->area_begin ||
-      reinterpret_cast<uint8_t*>(h) >= r->area_end || !hdr_valid(h) || !(h->flags & kInUse))
-    return 0;
+  LargeHdr* h = checked_hdr(r, p);  // inline: its reads are this function's
   // The next header too: an overflow into it is reported at this free, as large_free does.
-  return hdr_valid(hdr_next(h)) ? hdr_size(h) : 0;
+  return h && (h->flags & kInUse) && hdr_valid(hdr_next(h)) ? hdr_size(h) : 0;
 }
 
 size_t large_block_need(size_t size) { return block_need(size); }

@@ -39,6 +39,9 @@ MI_INLINE bool plausible(const Cached* next) {
   return r && r->kind == RegionKind::large;
 }
 
+// Its cookie and a plausible link: safe to follow, to hand out, to give back.
+MI_INLINE bool intact(const Cached* c) { return c->cookie == cookie_of(c) && plausible(decode(c)); }
+
 void release(Cached* c) {
   c->cookie = 0;
   int saved_errno = errno;  // free() keeps errno; the region may give memory back to the OS
@@ -61,7 +64,7 @@ void trim_bin(MediumCache& mc, unsigned b, unsigned keep) {
   auto* c = reinterpret_cast<Cached*>(mc.bins[b]);
   Cached* last_kept = nullptr;
   for (unsigned i = 0; c && i < keep; ++i) {
-    if (c->cookie != cookie_of(c) || !plausible(decode(c))) {
+    if (!intact(c)) {
       damaged(mc, b, c);
       return;
     }
@@ -71,7 +74,7 @@ void trim_bin(MediumCache& mc, unsigned b, unsigned keep) {
   if (last_kept) last_kept->link = encode(last_kept, 0);
   else mc.bins[b] = 0;
   while (c) {
-    if (c->cookie != cookie_of(c) || !plausible(decode(c))) {
+    if (!intact(c)) {
       damaged(mc, b, c);
       return;
     }
@@ -88,17 +91,16 @@ void trim_bin(MediumCache& mc, unsigned b, unsigned keep) {
 void* take_from(MediumCache& mc, unsigned b, size_t need) {
   auto* first = reinterpret_cast<Cached*>(mc.bins[b]);
   if (!first) return nullptr;
+  if (!intact(first)) return damaged(mc, b, first);
   Cached* second = decode(first);
-  if (first->cookie != cookie_of(first) || !plausible(second)) return damaged(mc, b, first);
   Cached* c;
   if (first->size >= need) {
     c = first;
     mc.bins[b] = uintptr_t(second);
   } else if (second && second->size >= need) {
-    Cached* third = decode(second);
-    if (second->cookie != cookie_of(second) || !plausible(third)) return damaged(mc, b, second);
+    if (!intact(second)) return damaged(mc, b, second);
     c = second;
-    first->link = encode(first, uintptr_t(third));
+    first->link = encode(first, uintptr_t(decode(second)));
   } else {
     return nullptr;
   }
@@ -116,8 +118,6 @@ void* medium_cache_take(Heap* h, size_t size) {
   if (need < kCacheMinBlock || need >= kCacheMaxBlock) return nullptr;
   MediumCache& mc = h->mcache;
   if (!mc.blocks) return nullptr;
-  // A bin spans a sixteenth of its power of two: its first two blocks are looked at, then the next
-  // bin's first two, every block of which is large enough (and at most two sixteenths larger).
   if (option(Opt::medium_cache_kb) == 0) {
     // The last block only: taken when at most an eighth larger than needed (as a close fit in
     // the regions), else given back.
@@ -128,6 +128,8 @@ void* medium_cache_take(Heap* h, size_t size) {
     medium_cache_flush(h);
     return nullptr;
   }
+  // A bin spans a sixteenth of its power of two: its first two blocks are looked at, then the next
+  // bin's first two, every block of which is large enough (and at most two sixteenths larger).
   unsigned b = bin_of(need);
   if (void* p = take_from(mc, b, need)) return p;
   return b + 1 < kCacheBins ? take_from(mc, b + 1, need) : nullptr;
@@ -145,19 +147,19 @@ bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
   }
   if (h == &g_empty_heap) return false;  // a thread without a heap keeps none
   MediumCache& mc = h->mcache;
+  unsigned b = bin_of(block);
   if (kb == 0) {  // the last block only, and only of the thread's own region
     if (r != h->large_region) return false;
     medium_cache_flush(h);
-    kb = kCacheMaxBlock >> 10 << 1;
-  }
-  size_t cap = size_t(kb) << 10;
-  if (block > cap) return false;
-  unsigned b = bin_of(block);
-  if (mc.count[b] >= kCacheBinBlocks) trim_bin(mc, b, kCacheBinBlocks / 2);  // the older half goes
-  if (mc.bytes + block > cap) {  // every bin's older half goes; everything, if that is not enough
-    for (unsigned i = 0; i < kCacheBins; ++i)
-      if (mc.count[i]) trim_bin(mc, i, mc.count[i] / 2u);
-    if (mc.bytes + block > cap) medium_cache_flush(h);
+  } else {
+    size_t cap = size_t(kb) << 10;
+    if (block > cap) return false;
+    if (mc.count[b] >= kCacheBinBlocks) trim_bin(mc, b, kCacheBinBlocks / 2);  // the older half goes
+    if (mc.bytes + block > cap) {  // every bin's older half goes; everything, if that is not enough
+      for (unsigned i = 0; i < kCacheBins; ++i)
+        if (mc.count[i]) trim_bin(mc, i, mc.count[i] / 2u);
+      if (mc.bytes + block > cap) medium_cache_flush(h);
+    }
   }
   c->link = encode(c, mc.bins[b]);
   c->cookie = cookie_of(c);
