@@ -111,12 +111,14 @@ MI_INLINE void bin_mark(LargeRegion* r, unsigned b, bool nonempty) {
 
 // The first non-empty bin at or above b (kLargeBins: none). Without the lock: a hint.
 unsigned bin_next(const LargeRegion* r, unsigned b) {
-  for (unsigned w = b / 64; w < kLargeBinWords; ++w) {
-    uint64_t v = r->bitmap[w].load(std::memory_order_relaxed);
-    if (w == b / 64) v &= ~uint64_t(0) << (b % 64);
-    if (v) return w * 64 + unsigned(__builtin_ctzll(v));
+  unsigned w = b / 64;
+  if (w >= kLargeBinWords) return kLargeBins;
+  uint64_t v = r->bitmap[w].load(std::memory_order_relaxed) & (~uint64_t(0) << (b % 64));
+  while (!v) {
+    if (++w == kLargeBinWords) return kLargeBins;
+    v = r->bitmap[w].load(std::memory_order_relaxed);
   }
-  return kLargeBins;
+  return w * 64 + unsigned(__builtin_ctzll(v));
 }
 
 void bin_insert(LargeRegion* r, LargeFree* f) {
@@ -179,7 +181,7 @@ void make_free(LargeRegion* r, LargeHdr* h, size_t size, Resident res, uint64_t 
   hdr_write(h, size, uint16_t((h->flags & kPrevInUse) | state));
   LargeHdr* n = hdr_next(h);
   n->prev_size = size;
-  set_prev_inuse(n, false);
+  if (n->flags & kPrevInUse) set_prev_inuse(n, false);  // else it follows a free block already
   auto* f = reinterpret_cast<LargeFree*>(h);
   f->since_ms = now;
   if (state == kPartPurged) {
@@ -194,15 +196,12 @@ void make_used(LargeHdr* h, size_t size) {
   set_prev_inuse(hdr_next(h), true);
 }
 
-// Cuts [h+keep, h+size) off a used block as a free block, merged with a free successor.
-// res: what of [h, h+size) is resident.
-void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, Resident res, uint64_t now) {
-  size_t size = hdr_size(h);
-  if (size - keep < kMinBlock) return;
+// Makes [h+keep, h+size) a free block, merged with a free successor: h, a used block of `size`
+// bytes, has just been rewritten to `keep`. res: what of [h, h+size) is resident.
+void free_tail(LargeRegion* r, LargeHdr* h, size_t size, size_t keep, Resident res, uint64_t now) {
   auto* succ = reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) + size);
   auto* tail = reinterpret_cast<LargeHdr*>(reinterpret_cast<uint8_t*>(h) + keep);
   size_t tsize = size - keep;
-  hdr_write(h, keep, h->flags);
   tail->flags = kPrevInUse;
   res = clip(res, uintptr_t(tail), uintptr_t(succ));
   if (!(succ->flags & kInUse)) {
@@ -213,13 +212,29 @@ void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, Resident res, uint64_t
   make_free(r, tail, tsize, res, now);
 }
 
+// Cuts [h+keep, h+size) off a used block as a free block, when that leaves one of kMinBlock.
+void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, Resident res, uint64_t now) {
+  size_t size = hdr_size(h);
+  if (size - keep < kMinBlock) return;
+  hdr_write(h, keep, h->flags);
+  free_tail(r, h, size, keep, res, now);
+}
+
 size_t block_need(size_t size) {
   size_t n = align_up(size, 16) + sizeof(LargeHdr);
   return n < kMinBlock ? kMinBlock : n;
 }
 
-LargeFree* find_fit(LargeRegion* r, size_t need) {
-  unsigned b = bin_of(need);
+// A request as the regions see it, its bins computed once for all the regions it looks at.
+struct Request {
+  size_t size, align;
+  size_t need;         // the block it takes
+  size_t search;       // the free block it looks for: need, plus room to align the payload
+  unsigned bin;        // search's bin
+  unsigned close_bin;  // the bin of the largest close fit (close_max)
+};
+
+LargeFree* find_fit(LargeRegion* r, size_t need, unsigned b) {
   LargeFree* best = nullptr;
   // A bin holds sizes within 1/16 of a power of two, and after a program's sizes change mostly
   // blocks just too small for the new ones: the walk is skipped when none can fit.
@@ -253,12 +268,21 @@ LargeFree* find_fit(LargeRegion* r, size_t need) {
 enum Fit : unsigned { any = 0, resident = 1, close = 2 };
 MI_INLINE size_t close_max(size_t need) { return need + need / 8; }
 
+Request make_request(size_t size, size_t align) {
+  Request q;
+  q.size = size;
+  q.align = align;
+  q.need = block_need(size);
+  q.search = align > 16 ? q.need + align + kMinBlock : q.need;
+  q.bin = bin_of(q.search);
+  q.close_bin = bin_of(close_max(q.search));
+  return q;
+}
+
 // *fresh: bytes handed out of memory never touched since it was purged (or mapped).
-void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size_t* fresh,
-                   Fit fit = Fit::any) {
-  size_t need = block_need(size);
-  size_t search = align > 16 ? need + align + kMinBlock : need;
-  LargeFree* f = find_fit(r, search);
+void* region_alloc(LargeRegion* r, const Request& q, uint64_t now, size_t* fresh, Fit fit = Fit::any) {
+  size_t need = q.need, search = q.search, align = q.align;
+  LargeFree* f = find_fit(r, search, q.bin);
   if (!f) return nullptr;
   Resident res = resident_of(f);
   if ((fit & Fit::close) && hdr_size(&f->hdr) > close_max(search)) return nullptr;
@@ -278,9 +302,11 @@ void* region_alloc(LargeRegion* r, size_t size, size_t align, uint64_t now, size
       bsize -= gap;
     }
   }
-  hdr_write(h, bsize, uint16_t((h->flags & kPrevInUse) | kInUse));
-  set_prev_inuse(hdr_next(h), true);
-  split_tail(r, h, need, res, now);
+  // Each header written once: the block's at its final size, then the tail's or the successor's.
+  bool split = bsize - need >= kMinBlock;
+  hdr_write(h, split ? need : bsize, uint16_t((h->flags & kPrevInUse) | kInUse));
+  if (split) free_tail(r, h, bsize, need, res, now);
+  else set_prev_inuse(hdr_next(h), true);
   *fresh += fresh_part(res, h);
   r->used_bytes += hdr_size(h) - sizeof(LargeHdr);
   r->used_blocks++;
@@ -312,16 +338,16 @@ LargeRegion* region_create() {
   return r;
 }
 
-bool region_may_fit(const LargeRegion* r, size_t need) { return bin_next(r, bin_of(need)) < kLargeBins; }
+MI_INLINE bool region_may_fit(const LargeRegion* r, const Request& q) { return bin_next(r, q.bin) < kLargeBins; }
 
-// Whether r may hold a close fit for need: a block in the bins from need's to close_max's.
-bool region_may_fit_close(const LargeRegion* r, size_t need) {
-  return bin_next(r, bin_of(need)) <= bin_of(close_max(need));
+// Whether r may hold a close fit for q: a block in the bins from its own to close_max's.
+MI_INLINE bool region_may_fit_close(const LargeRegion* r, const Request& q) {
+  return bin_next(r, q.bin) <= q.close_bin;
 }
 
 // *taken: set when the lock was held by another thread (and wait was false).
-void* try_region(LargeRegion* r, size_t size, size_t align, uint64_t now, bool wait,
-                 Fit fit = Fit::any, bool* taken = nullptr) {
+void* try_region(LargeRegion* r, const Request& q, uint64_t now, bool wait, Fit fit = Fit::any,
+                 bool* taken = nullptr) {
   if (wait) {
     r->lock.lock();
   } else if (!r->lock.try_lock()) {
@@ -329,7 +355,7 @@ void* try_region(LargeRegion* r, size_t size, size_t align, uint64_t now, bool w
     return nullptr;
   }
   size_t fresh = 0;
-  void* p = region_alloc(r, size, align, now, &fresh, fit);
+  void* p = region_alloc(r, q, now, &fresh, fit);
   r->lock.unlock();
   if (fresh) purge_pressure(fresh, Layer::large);
   return p;
@@ -358,9 +384,9 @@ MI_INLINE bool used_by_other(const LargeRegion* r, const Heap* h, uint64_t now) 
 
 // A block from r for h (null: no room, or the lock taken without wait: *taken); r becomes h's
 // preferred region, with h noted as its latest user.
-void* take_from(LargeRegion* r, Heap* h, size_t size, size_t align, uint64_t now, bool wait,
+void* take_from(LargeRegion* r, Heap* h, const Request& q, uint64_t now, bool wait,
                 bool* taken = nullptr, Fit fit = Fit::any) {
-  void* p = try_region(r, size, align, now, wait, fit, taken);
+  void* p = try_region(r, q, now, wait, fit, taken);
   if (p) {
     if (h != &g_empty_heap) h->large_region = r;
     note_user(r, h, now);
@@ -369,7 +395,7 @@ void* take_from(LargeRegion* r, Heap* h, size_t size, size_t align, uint64_t now
 }
 
 // A new region, linked in as the newest, and the block from it.
-void* region_add(Heap* h, size_t size, size_t align, uint64_t now) {
+void* region_add(Heap* h, const Request& q, uint64_t now) {
   LargeRegion* r;
   {
     LockGuard g(g_list_lock);
@@ -384,7 +410,7 @@ void* region_add(Heap* h, size_t size, size_t align, uint64_t now) {
     g_regions.store(r, std::memory_order_release);
   }
   if (h != &g_empty_heap) h->large_region = r;
-  return try_region(r, size, align, now, true);
+  return try_region(r, q, now, true);
 }
 
 }  // namespace
@@ -394,7 +420,7 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   uint64_t now = os::now_ms();
   bool own = h != &g_empty_heap;
   LargeRegion* pref = own ? h->large_region : nullptr;
-  size_t need = block_need(size) + (align > 16 ? align + kMinBlock : 0);
+  const Request q = make_request(size, align);
   // An allocation looks for room in the oldest regions first: a working set then fills the
   // oldest regions, and the newer ones drain and go back to the OS (threads that move on to a new
   // region leave the old one to drain otherwise). Every allocation looks while few threads run;
@@ -403,8 +429,8 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   bool few = heaps_live() <= kLookAcrossThreads;
   bool look_older = own && ((++h->large_allocs & 31) == 0 || few);
   bool contended = false;  // a lock this allocation wanted was taken
-  if (pref && !look_older && region_may_fit(pref, need))
-    if (void* p = take_from(pref, h, size, align, now, false, &contended)) return p;
+  if (pref && !look_older && region_may_fit(pref, q))
+    if (void* p = take_from(pref, h, q, now, false, &contended)) return p;
   // A close fit in any region comes first; else the oldest region's best fit, which may split a
   // large block while a newer region holds one of the size (bench_types peaked 2 % higher).
   // With other threads at work, no fresh memory is faulted in while a resident fit is free
@@ -420,23 +446,23 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   Fit close_fit = others ? Fit(Fit::close | Fit::resident) : Fit::close;
   for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
        r = r->newer.load(std::memory_order_acquire))
-    if (region_may_fit_close(r, need) && !used_by_other(r, h, now))
-      if (void* p = take_from(r, h, size, align, now, false, nullptr, close_fit)) return p;
+    if (region_may_fit_close(r, q) && !used_by_other(r, h, now))
+      if (void* p = take_from(r, h, q, now, false, nullptr, close_fit)) return p;
   if (others)
     for (int theirs = 0; theirs < 2; ++theirs)
       for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
            r = r->newer.load(std::memory_order_acquire))
-        if (used_by_other(r, h, now) == bool(theirs) && region_may_fit(r, need))
-          if (void* p = take_from(r, h, size, align, now, false, nullptr, Fit::resident)) return p;
+        if (used_by_other(r, h, now) == bool(theirs) && region_may_fit(r, q))
+          if (void* p = take_from(r, h, q, now, false, nullptr, Fit::resident)) return p;
   for (int pass = 0; pass < 3; ++pass) {
     for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
          r = r->newer.load(std::memory_order_acquire)) {
-      if (!region_may_fit(r, need)) continue;
+      if (!region_may_fit(r, q)) continue;
       // First pass: not a region another thread used in the last few ms.
       bool other = used_by_other(r, h, now);
       if (pass == 0 && other) continue;
       bool taken = false;
-      if (void* p = take_from(r, h, size, align, now, pass == 2, &taken)) return p;
+      if (void* p = take_from(r, h, q, now, pass == 2, &taken)) return p;
       if (other && taken) contended = true;
     }
     if (pass == 2 || !contended) continue;
@@ -447,11 +473,11 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
     // worker: one region, not two half used). After 4 such regions per CPU, threads share.
     // Only a thread that keeps allocating large blocks opens one: short-lived threads that met a
     // taken lock once left 16 MiB regions behind, each held by a block or two they passed on.
-    if (pref && pref->user.load(std::memory_order_relaxed) == h && region_may_fit(pref, need))
-      if (void* p = take_from(pref, h, size, align, now, true)) return p;
+    if (pref && pref->user.load(std::memory_order_relaxed) == h && region_may_fit(pref, q))
+      if (void* p = take_from(pref, h, q, now, true)) return p;
     if (own && h->large_allocs >= kApartAfterAllocs &&
         g_apart.load(std::memory_order_relaxed) < 4 * os::hw().cpus)
-      if (void* p = region_add(h, size, align, now)) {
+      if (void* p = region_add(h, q, now)) {
         g_apart.fetch_add(1, std::memory_order_relaxed);
         return p;
       }
@@ -461,15 +487,15 @@ void* large_malloc(Heap* h, size_t size, size_t align) {
   // region was opened beside one with room: integration.thread_churn grew by one now and then.)
   for (LargeRegion* r = g_oldest.load(std::memory_order_acquire); r;
        r = r->newer.load(std::memory_order_acquire))
-    if (void* p = take_from(r, h, size, align, now, true)) return p;
-  return region_add(h, size, align, now);
+    if (void* p = take_from(r, h, q, now, true)) return p;
+  return region_add(h, q, now);
 }
 
 void* large_malloc_resident(Heap* h, size_t size, size_t align) {
   uint64_t now = os::now_ms();
-  size_t need = block_need(size) + (align > 16 ? align + kMinBlock : 0);
+  const Request q = make_request(size, align);
   auto from = [&](LargeRegion* r) {
-    return region_may_fit(r, need) ? try_region(r, size, align, now, false, Fit::resident) : nullptr;
+    return region_may_fit(r, q) ? try_region(r, q, now, false, Fit::resident) : nullptr;
   };
   LargeRegion* pref = h->large_region;
   if (pref)

@@ -175,7 +175,8 @@ bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
 void medium_cache_flush(Heap* h) {
   MediumCache& mc = h->mcache;
   if (!mc.blocks) return;
-  for (unsigned b = 0; b < kCacheBins; ++b)
+  if (mc.bins[mc.last_bin]) trim_bin(mc, mc.last_bin, 0);  // by default the only block held
+  for (unsigned b = 0; mc.blocks && b < kCacheBins; ++b)
     if (mc.bins[b]) trim_bin(mc, b, 0);
 }
 
