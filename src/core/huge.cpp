@@ -7,6 +7,7 @@
 #include "debug/report.h"
 #include "platform/os.h"
 #include "policy/options.h"
+#include "policy/thp.h"
 
 namespace mallocim {
 namespace {
@@ -129,13 +130,6 @@ void account(ptrdiff_t blocks, ptrdiff_t mapped, ptrdiff_t usable) {
   g_usable.fetch_add(size_t(usable), std::memory_order_relaxed);
 }
 
-void maybe_huge_pages(void* p, size_t size) {
-  if (!option(Opt::thp)) return;
-  const os::Thp& t = os::thp();
-  if (t.huge_page_size && t.mode != os::ThpMode::never && t.mode != os::ThpMode::unavailable)
-    os::advise_huge_pages(p, size);
-}
-
 }  // namespace
 
 void* huge_malloc(size_t size, size_t align) {
@@ -162,7 +156,7 @@ void* huge_malloc(size_t size, size_t align) {
   h->map_size = map;
   h->offset = off;
   h->usable = align_up(size, os::hw().page_size);
-  maybe_huge_pages(h, map);
+  thp_huge_block(h, map);
   segmap_set(h, map, &h->header);
   account(1, ptrdiff_t(map), ptrdiff_t(h->usable));
   forget(reinterpret_cast<char*>(h) + off);

@@ -8,6 +8,7 @@
 #include "debug/report.h"
 #include "stats/stats.h"
 #include "platform/os.h"
+#include "policy/thp.h"
 
 namespace mallocim {
 
@@ -323,6 +324,7 @@ static_assert(sizeof(LargeRegion) + (kRegionColours - 1) * 64 <= 8192, "a header
 LargeRegion* region_create() {
   auto* base = static_cast<uint8_t*>(os::map_aligned(kLargeRegionSize, kGranule));
   if (!base) return nullptr;
+  thp_fine_grained(base, kLargeRegionSize);
   auto* r = reinterpret_cast<LargeRegion*>(base + (g_regions_made++ % kRegionColours) * 64);
   r->header.kind = RegionKind::large;
   r->base = base;

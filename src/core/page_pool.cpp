@@ -4,6 +4,7 @@
 #include "core/sparse.h"
 
 #include "platform/os.h"
+#include "policy/thp.h"
 
 namespace mallocim {
 namespace {
@@ -38,6 +39,7 @@ constexpr uint32_t kUsablePages = kPagesPerSegment - 1;
 Segment* segment_create() {
   auto* s = static_cast<Segment*>(os::map_aligned(kSegmentSize, kSegmentSize));
   if (!s) return nullptr;
+  thp_fine_grained(s, kSegmentSize);
   s->header.kind = RegionKind::small;  // mmap memory is zero: every other field starts at 0
   for (uint32_t i = kUsablePages; i >= 1; --i) {
     Page* p = &s->pages[i];

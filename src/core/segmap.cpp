@@ -1,6 +1,7 @@
 #include "core/segmap.h"
 
 #include "platform/os.h"
+#include "policy/thp.h"
 
 namespace mallocim {
 
@@ -14,6 +15,7 @@ bool segmap_init() {
   g_segmap.entries =
       static_cast<std::atomic<RegionHeader*>*>(os::map_aligned(bytes, os::hw().page_size));
   if (!g_segmap.entries) return false;
+  thp_fine_grained(g_segmap.entries, bytes);  // else one entry written makes 2 MiB of it resident
   __atomic_store_n(&g_segmap.limit, kSegmapEntries, __ATOMIC_RELEASE);
   return true;
 }

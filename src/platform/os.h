@@ -32,6 +32,8 @@ void unmap(void* p, size_t size);
 // Gives the pages back to the OS; they read as zero when next touched.
 void purge(void* p, size_t size);
 void advise_huge_pages(void* p, size_t size);
+// Keeps [p, p+size) out of transparent huge pages, whatever the kernel's mode (no-op without THP).
+void advise_no_huge_pages(void* p, size_t size);
 // Grows or shrinks a mapping in place; false when the address space after it is taken.
 bool remap_in_place(void* p, size_t old_size, size_t new_size);
 // Moves a mapping's pages (no copy) to `dst`, a reserved range of new_size bytes.

@@ -109,6 +109,12 @@ void advise_huge_pages(void* p, size_t size) {
 #endif
 }
 
+void advise_no_huge_pages(void* p, size_t size) {
+#ifdef MADV_NOHUGEPAGE
+  madvise(p, size, MADV_NOHUGEPAGE);  // EINVAL on a kernel built without THP: nothing to keep out
+#endif
+}
+
 bool remap_in_place(void* p, size_t old_size, size_t new_size) {
   return mremap(p, old_size, new_size, 0) != MAP_FAILED;
 }

@@ -19,7 +19,7 @@ namespace mallocim {
   X(huge_cache_mb,       256,  "MiB of freed huge blocks (over 2 MiB) kept mapped for reuse, given back after MALLOCIM_PURGE_DELAY_MS") \
   X(medium_cache_kb,     0,    "freed medium blocks (1-8 KiB) a thread keeps for reuse without the region locks: 0: its last one, until its next medium malloc or free; N: up to N KiB (faster, more memory); -1: none") \
   X(page_cache,          4,    "empty small-object pages a thread keeps for reuse before giving them back")           \
-  X(thp,                 0,    "1: ask for transparent huge pages on huge blocks (if the kernel offers them)")        \
+  X(thp,                 0,    "0: the memory given back a few KiB at a time (small-object segments, medium and large regions, the segment map) stays out of transparent huge pages, huge blocks are left to the kernel; 1: also ask for huge pages on huge blocks; -1: no advice, the kernel's THP mode decides everywhere") \
   X(abort_on_error,      1,    "1: abort after reporting a misuse (invalid or double free); 0: report and go on")     \
   X(verbose,             0,    "1: print the options in force and warnings on stderr")                               \
   X(stats,               0,    "1: print a memory summary on stderr at exit (./mallocim run --stats)")               \
