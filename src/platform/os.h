@@ -55,6 +55,9 @@ size_t rss_bytes();
 size_t anon_rss_bytes();
 // Peak resident set size (VmHWM of /proc/self/status), in bytes.
 size_t peak_rss_bytes();
+// Anonymous memory backed by transparent huge pages (AnonHugePages of /proc/self/smaps_rollup),
+// in bytes; 0 when the kernel cannot tell.
+size_t anon_huge_bytes();
 
 void write_stderr(const char* s, size_t n);
 int process_id();

@@ -197,6 +197,16 @@ size_t peak_rss_bytes() {
   return parse_size(s) * 1024;
 }
 
+size_t anon_huge_bytes() {
+  char buf[2048];
+  if (read_small_file("/proc/self/smaps_rollup", buf, sizeof buf) <= 0) return 0;
+  const char* f = strstr(buf, "AnonHugePages:");
+  if (!f) return 0;
+  f += 14;
+  while (*f == ' ' || *f == '\t') ++f;
+  return parse_size(f) << 10;  // kB
+}
+
 int process_id() { return int(getpid()); }
 
 void program_name(char* buf, size_t cap) {

@@ -165,6 +165,17 @@ void stats_print(const char* when) {
     report_line("  rounding waste: not estimated (no sampled allocation is live)");
   report_line("  mapped %s: %zu segments, %zu large regions, %zu huge blocks", human(a, sizeof a, s.mapped_bytes),
               s.segments, s.large_regions, s.huge_blocks);
+  // Huge pages keep 2 MiB resident for one touched byte: say how much of the RSS is in them.
+  const os::Thp& thp = os::thp();
+  if (thp.mode != os::ThpMode::unavailable) {
+    static const char* const kModes[] = {"unavailable", "never", "madvise", "always"};
+    int64_t opt = option(Opt::thp);
+    report_line("  transparent huge pages: kernel mode %s; %s of the process in huge pages; %s",
+                kModes[int(thp.mode)], human(a, sizeof a, os::anon_huge_bytes()),
+                opt < 0    ? "no advice given (MALLOCIM_THP=-1)"
+                : opt == 1 ? "segments and regions kept out, huge blocks ask for them (MALLOCIM_THP=1)"
+                           : "segments and regions kept out (MALLOCIM_THP=0)");
+  }
   report_line("  threads: %zu live, %zu seen; slow-path calls: %zu; sparse pages reused by another class: %zu",
               s.threads_live, s.threads_seen, size_t(heaps.slow_calls), mixed_made());
   ClassTunerFigures tf = class_tuner_figures();

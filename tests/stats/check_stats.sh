@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # usage: check_stats.sh LIB HOLD_PROGRAM
 # The summary must be printed at exit and on the signal, name the 1024-byte class, count the
-# 10 MiB the program holds as live, and its parts must add up to no more than the RSS.
+# 10 MiB the program holds as live, say how much is in transparent huge pages (where the kernel
+# has them), and its parts must add up to no more than the RSS.
 set -u
 lib=$1 prog=$2
 fail() { echo "FAIL: $*"; printf '%s\n' "$out"; exit 1; }
@@ -14,6 +15,10 @@ case "$live" in
   *) fail "live is $live, expected MiB" ;;
 esac
 grep -qE "^ +1024 B +10240 blocks" <<<"$out" || fail "the 1024 B class with 10240 live blocks is not listed"
+if [ -e /sys/kernel/mm/transparent_hugepage/enabled ]; then
+  grep -qE "^  transparent huge pages: kernel mode (never|madvise|always); [0-9.]+ (B|KiB|MiB|GiB) of the process in huge pages; segments and regions kept out \(MALLOCIM_THP=0\)" <<<"$out" ||
+    fail "no line on transparent huge pages"
+fi
 # live + free + metadata + not the allocator's == RSS now, to rounding
 to_kib() { awk -v v="$1" -v u="$2" 'BEGIN { m = (u == "MiB") ? 1024 : (u == "KiB") ? 1 : 1/1024; printf "%d", v * m }'; }
 sum=0
