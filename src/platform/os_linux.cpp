@@ -187,25 +187,22 @@ size_t anon_rss_bytes() {
   return field[1] > field[2] ? (field[1] - field[2]) * g_hw.page_size : 0;
 }
 
-size_t peak_rss_bytes() {
+namespace {
+// The figure after `field` in a /proc file of "Field:   N kB" lines, in bytes; 0 when absent.
+size_t proc_kb_field(const char* path, const char* field) {
   char buf[4096];
-  if (read_small_file("/proc/self/status", buf, sizeof buf) <= 0) return 0;
-  const char* s = strstr(buf, "VmHWM:");
+  if (read_small_file(path, buf, sizeof buf) <= 0) return 0;
+  const char* s = strstr(buf, field);
   if (!s) return 0;
-  s += 6;
+  s += strlen(field);
   while (*s == ' ' || *s == '\t') ++s;
   return parse_size(s) * 1024;
 }
+}  // namespace
 
-size_t anon_huge_bytes() {
-  char buf[2048];
-  if (read_small_file("/proc/self/smaps_rollup", buf, sizeof buf) <= 0) return 0;
-  const char* f = strstr(buf, "AnonHugePages:");
-  if (!f) return 0;
-  f += 14;
-  while (*f == ' ' || *f == '\t') ++f;
-  return parse_size(f) << 10;  // kB
-}
+size_t peak_rss_bytes() { return proc_kb_field("/proc/self/status", "VmHWM:"); }
+
+size_t anon_huge_bytes() { return proc_kb_field("/proc/self/smaps_rollup", "AnonHugePages:"); }
 
 int process_id() { return int(getpid()); }
 
