@@ -37,6 +37,8 @@ struct Heap {
   unsigned cache_count;
   LargeRegion* large_region;  // preferred boundary-tag region
   uint64_t large_allocs;      // large allocations of this thread (looks for older regions, regions apart)
+  uint64_t others_ms;         // when large_malloc last looked whether other threads use the regions
+  bool others;                // what it saw (a hint, looked at again each millisecond)
   Heap* next;                 // registry of live heaps / free list of heap structs
   Heap* prev;
   uint64_t slow_calls;        // slow-path entries (statistics)

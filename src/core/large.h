@@ -32,6 +32,7 @@ struct LargeRegion {
   uint8_t* area_begin;  // first block header
   uint8_t* area_end;    // the end sentinel header
   std::atomic<uint64_t> bitmap[kLargeBinWords];  // non-empty bins (read without the lock as a hint)
+  std::atomic<uint32_t> bitmap_words;            // bit w: bitmap[w] is not zero
   // Each bin lists blocks not yet purged first, newest first, then purged ones: a purge pass
   // stops at the first purged block instead of walking them all again.
   LargeFree* bins[kLargeBins];
