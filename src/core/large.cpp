@@ -245,6 +245,9 @@ struct Request {
   size_t search;       // the free block it looks for: need, plus room to align the payload
   unsigned bin;        // search's bin
   unsigned close_bin;  // the bin of the largest close fit (close_max)
+  // The bins bin..close_bin as bits of bitmap word close_word (close_mask 0: they span two words).
+  unsigned close_word;
+  uint64_t close_mask;
 };
 
 LargeFree* find_fit(LargeRegion* r, size_t need, unsigned b) {
@@ -289,6 +292,9 @@ Request make_request(size_t size, size_t align) {
   q.search = align > 16 ? q.need + align + kMinBlock : q.need;
   q.bin = bin_of(q.search);
   q.close_bin = bin_of(close_max(q.search));
+  q.close_word = q.bin / 64;
+  q.close_mask = q.close_bin / 64 != q.close_word ? 0
+                 : (~uint64_t(0) << (q.bin % 64)) & (~uint64_t(0) >> (63 - q.close_bin % 64));
   return q;
 }
 
@@ -363,8 +369,15 @@ MI_INLINE unsigned fit_bin(const LargeRegion* r, const Request& q) {
 
 MI_INLINE bool region_may_fit(const LargeRegion* r, const Request& q) { return fit_bin(r, q) < kLargeBins; }
 
-// Whether r may hold a close fit for q: a block in the bins from its own to close_max's.
-MI_INLINE bool region_may_fit_close(const LargeRegion* r, const Request& q) { return fit_bin(r, q) <= q.close_bin; }
+// Whether r may hold a close fit for q: a block in the bins from its own to close_max's. Every
+// allocation asks it of every region while few threads run: one word of the bitmap, mostly.
+MI_INLINE bool region_may_fit_close(const LargeRegion* r, const Request& q) {
+  if (!q.close_mask) return fit_bin(r, q) <= q.close_bin;
+  uint64_t v = r->bitmap[q.close_word].load(std::memory_order_relaxed) & q.close_mask;
+  if (!v) return false;
+  if (v != uint64_t(1) << (q.bin % 64)) return true;  // a bin above the request's own
+  return (size_t(max16(r, q.bin)) << 4) >= q.search;
+}
 
 // *taken: set when the lock was held by another thread (and wait was false).
 void* try_region(LargeRegion* r, const Request& q, uint64_t now, bool wait, Fit fit = Fit::any,
