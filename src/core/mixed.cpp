@@ -205,8 +205,14 @@ bool mixed_prepare(Page* pg, unsigned c) {
   if (!m) {  // a page of one class: its live blocks, those on no list and in no hole
     uint64_t free_bits[kUnits / 64] = {};
     if (!page_free_bits(pg, free_bits)) return false;
-    for (size_t i = 0; i < pg->capacity; ++i)
-      if (!bit(free_bits, i) && !range_in_holes(i * old, old, holes)) add(i * old, old);
+    for (size_t w = 0; w * 64 < pg->capacity; ++w) {  // the live blocks: zero bits, word by word
+      size_t n = pg->capacity - w * 64;
+      uint64_t live = ~free_bits[w] & (n >= 64 ? ~uint64_t(0) : (uint64_t(1) << n) - 1);
+      for (; live; live &= live - 1) {
+        size_t i = w * 64 + size_t(__builtin_ctzll(live));
+        if (!range_in_holes(i * old, old, holes)) add(i * old, old);
+      }
+    }
   } else {  // a mixed page: its live guests join the residents
     uint64_t free_guests[kWords] = {};
     uint8_t* base = page_start(pg);  // the lists run all over the page: every guest's line up front
@@ -273,12 +279,17 @@ bool mixed_prepare(Page* pg, unsigned c) {
   // are handed out only when the others are gone.
   Block* head = nullptr;
   uint8_t* start = page_start(pg);
-  for (int in_hole = 1; in_hole >= 0; --in_hole) {
-    for (size_t i = kUnits; i-- > 0;) {  // prepended from the top
-      if (!bit(guest, i) || range_in_holes(i * kUnit, bs, holes) != bool(in_hole)) continue;
-      auto* b = reinterpret_cast<Block*>(start + i * kUnit);
-      link_set(pg, b, head);
-      head = b;
+  for (int in_hole = holes ? 1 : 0; in_hole >= 0; --in_hole) {
+    for (size_t w = kWords; w-- > 0;) {  // prepended from the top: the guests' bits, highest first
+      for (uint64_t x = guest[w]; x;) {
+        unsigned j = 63 - unsigned(__builtin_clzll(x));
+        x &= ~(uint64_t(1) << j);
+        size_t i = w * 64 + j;
+        if (range_in_holes(i * kUnit, bs, holes) != bool(in_hole)) continue;
+        auto* b = reinterpret_cast<Block*>(start + i * kUnit);
+        link_set(pg, b, head);
+        head = b;
+      }
     }
   }
   pg->free = head;
