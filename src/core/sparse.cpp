@@ -15,6 +15,29 @@ static_assert(kSmallestBlock >= 8 && kPageSize / kSmallestBlock <= 0xffff, "bloc
 // Whether block i overlaps an OS page of `holes`.
 MI_INLINE bool in_holes(size_t i, size_t bs, uint32_t holes) { return range_in_holes(i * bs, bs, holes); }
 
+constexpr size_t kBlockWords = kPageSize / kSmallestBlock / 64;  // a bit per block of a page
+
+// The bits first..last (inclusive) of a map, word by word: m(word index, mask of the range in it).
+template <typename F>
+MI_INLINE void for_range(size_t first, size_t last, F&& m) {
+  for (size_t w = first / 64; w <= last / 64; ++w) {
+    uint64_t mask = ~uint64_t(0);
+    if (w == first / 64) mask &= ~uint64_t(0) << (first % 64);
+    if (w == last / 64) mask &= ~uint64_t(0) >> (63 - last % 64);
+    m(w, mask);
+  }
+}
+
+// Sets the bits of the blocks (of bs, capacity of them) that overlap an OS page of `holes`.
+void set_hole_blocks(size_t bs, size_t capacity, uint32_t holes, uint64_t* bits) {
+  for (; holes; holes &= holes - 1) {
+    size_t j = size_t(__builtin_ctz(holes));
+    size_t first = j * kOsPage / bs, last = ((j + 1) * kOsPage - 1) / bs;
+    if (last >= capacity) last = capacity - 1;
+    if (first <= last) for_range(first, last, [&](size_t w, uint64_t mask) { bits[w] |= mask; });
+  }
+}
+
 // Marks the blocks of list in `bits`; false on a damaged list (left alone).
 bool mark(const Page* pg, const Block* b, uint64_t* bits) {
   uintptr_t start = uintptr_t(page_start(pg));
@@ -94,34 +117,42 @@ size_t page_punch_holes(Page* pg) {
   if (os::hw().page_size != kOsPage || pg->sample_rest) return 0;
   page_collect(pg);
   size_t bs = pg->block_size;
-  uint64_t bits[kPageSize / kSmallestBlock / 64] = {};  // one bit per block of the page
+  uint64_t bits[kBlockWords] = {};  // one bit per block of the page
   uint8_t* start = page_start(pg);
   if (!page_free_bits(pg, bits)) return 0;
-  auto is_free = [&](size_t i) {
-    return i >= pg->capacity || (bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, pg->holes);
-  };
-  // OS pages past the carved blocks count as free: never written since the page was
-  // (re)initialised, or only by an earlier life of the page.
+  // Free, or in a hole already (no list holds those); OS pages past the carved blocks count as
+  // free: never written since the page was (re)initialised, or only by an earlier life of it.
+  size_t capacity = pg->capacity, words = (capacity + 63) / 64;
+  uint64_t freeish[kBlockWords];
+  memcpy(freeish, bits, words * sizeof(uint64_t));
+  set_hole_blocks(bs, capacity, pg->holes, freeish);
   uint32_t fresh = 0;
   for (unsigned j = 0; j < kOsPages; ++j) {
     if (pg->holes & (1u << j)) continue;
     size_t first = j * kOsPage / bs, last = ((j + 1) * kOsPage - 1) / bs;
     bool all_free = true;
-    for (size_t i = first; i <= last && all_free; ++i) all_free = is_free(i);
+    if (first < capacity)
+      for_range(first, last < capacity ? last : capacity - 1,
+                [&](size_t w, uint64_t mask) { all_free &= (freeish[w] & mask) == mask; });
     if (all_free) fresh |= 1u << j;
   }
   if (!fresh) return 0;
   uint32_t holes = pg->holes | fresh;
   // The remaining free blocks, prepended from the top: in address order (neighbours in time stay
   // neighbours in memory).
+  uint64_t gone[kBlockWords] = {};
+  set_hole_blocks(bs, capacity, holes, gone);
   Block* head = nullptr;
   uint32_t listed = 0;
-  for (size_t i = pg->capacity; i-- > 0;) {
-    if (!(bits[i / 64] >> (i % 64) & 1) || in_holes(i, bs, holes)) continue;
-    Block* b = reinterpret_cast<Block*>(start + i * bs);
-    link_set(pg, b, head);
-    head = b;
-    ++listed;
+  for (size_t w = words; w-- > 0;) {
+    for (uint64_t x = bits[w] & ~gone[w]; x;) {
+      unsigned k = 63 - unsigned(__builtin_clzll(x));
+      x &= ~(uint64_t(1) << k);
+      Block* b = reinterpret_cast<Block*>(start + (w * 64 + k) * bs);
+      link_set(pg, b, head);
+      head = b;
+      ++listed;
+    }
   }
   size_t released = 0;
   for (unsigned j = 0; j < kOsPages;) {
