@@ -123,8 +123,13 @@ void* medium_cache_take(Heap* h, size_t size) {
     // the regions), else given back.
     unsigned b = mc.last_bin;
     auto* c = reinterpret_cast<Cached*>(mc.bins[b]);
-    if (c && c->size >= need && c->size <= need + need / 8)
+    if (c && c->size >= need && c->size <= need + need / 8) {
+      ++mc.hits;  // (a wrap after 2^32 hits costs one bypass at most)
       if (void* p = take_from(mc, b, need)) return p;
+    } else if (++mc.misses == kProbeMisses) {
+      if (mc.hits < kMinHits) mc.bypass = kBypassPuts;
+      mc.misses = mc.hits = 0;
+    }
     medium_cache_flush(h);
     return nullptr;
   }
@@ -138,9 +143,21 @@ void* medium_cache_take(Heap* h, size_t size) {
 bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
   int64_t kb = option(Opt::medium_cache_kb);
   if (kb < 0) return false;
+  auto* c = static_cast<Cached*>(p);
+  // The default mode keeps only blocks of the thread's own region, and none while it bypasses
+  // (a thread without a heap has no region; its bypass count stays 0). A block going straight to
+  // its region is still a double free if another thread's cache holds it: large_free would
+  // free it from under that cache.
+  if (kb == 0 && (h->mcache.bypass || r != h->large_region)) {
+    if (!(uintptr_t(p) & 15) && c->cookie == cookie_of(c)) {
+      report_misuse("free", p, "block is already free (double free)");
+      return true;
+    }
+    if (h->mcache.bypass) h->mcache.bypass--;
+    return false;
+  }
   size_t block = large_block_size(r, p);  // 0: not a live block's start; large_free reports it
   if (block < kCacheMinBlock || block >= kCacheMaxBlock) return false;
-  auto* c = static_cast<Cached*>(p);
   if (c->cookie == cookie_of(c)) {  // in this thread's cache or another's
     report_misuse("free", p, "block is already free (double free)");
     return true;
@@ -148,8 +165,7 @@ bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
   if (h == &g_empty_heap) return false;  // a thread without a heap keeps none
   MediumCache& mc = h->mcache;
   unsigned b = bin_of(block);
-  if (kb == 0) {  // the last block only, and only of the thread's own region
-    if (r != h->large_region) return false;
+  if (kb == 0) {  // the last block only
     medium_cache_flush(h);
   } else {
     size_t cap = size_t(kb) << 10;

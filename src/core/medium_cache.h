@@ -23,12 +23,21 @@ constexpr size_t kCacheMinBlock = 1024, kCacheMaxBlock = 8192 + 256;
 constexpr unsigned kCacheBins = 3 * 16 + 1;  // sixteen per power of two, and 8 KiB + a header
 constexpr unsigned kCacheBinBlocks = 8;  // blocks a bin holds at most
 
+// The default mode (the last block only) pays off where a thread's medium sizes repeat. Where they
+// do not, keeping a block and giving it back at the next request costs about a sixth of a
+// region's allocation and free. A thread whose kept block served fewer than kMinHits medium
+// requests while kProbeMisses others found it unfit (under one in eight) keeps none for its next
+// kBypassPuts medium frees, then tries again.
+constexpr unsigned kProbeMisses = 56, kMinHits = 8, kBypassPuts = 1024;
+
 struct MediumCache {
   uintptr_t bins[kCacheBins];  // the first block of each bin, its link encoded
   uint8_t count[kCacheBins];
   size_t bytes;   // block bytes held (headers included)
   size_t blocks;  // blocks held
   unsigned last_bin;  // the bin of the block kept last
+  uint32_t misses, hits;  // default mode: requests the kept block did not serve, and those it did
+  uint32_t bypass;       // default mode: medium frees still to go straight to the regions
 };
 
 // A cached block for a request of `size` bytes (align 16), or null.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <string.h>
 
+#include <atomic>
 #include <thread>
 
 #include "core/large.h"
@@ -50,6 +51,31 @@ TEST_F(Checks, DoubleFreeOfACachedMediumBlock) {
     im_free(keep);
     option_set(Opt::medium_cache_kb, saved);
   }
+}
+
+TEST_F(Checks, DoubleFreeOfAMediumBlockCachedByAnotherThreadWhileThisOneBypasses) {
+  // The block sits in another thread's cache; this thread keeps no block (its last one served
+  // too few requests: core/medium_cache.h), and its free must not reach the region.
+  int64_t saved = option(Opt::medium_cache_kb);
+  option_set(Opt::medium_cache_kb, 0);
+  std::atomic<void*> p{nullptr};
+  std::atomic<bool> done{false};
+  std::thread other([&] {
+    void* keep = im_malloc(5000);
+    void* q = im_malloc(5000);
+    im_free(q);  // kept in this thread's cache until it exits
+    p.store(q);
+    while (!done.load()) std::this_thread::yield();
+    im_free(keep);
+  });
+  while (!p.load()) std::this_thread::yield();
+  im_free(im_malloc(1));
+  t_heap->mcache.bypass = 5;
+  EXPECT_DEATH(im_free(p.load()), "free of pointer 0x[0-9a-f]+: block is already free \\(double free\\)");
+  t_heap->mcache.bypass = 0;
+  done.store(true);
+  other.join();
+  option_set(Opt::medium_cache_kb, saved);
 }
 
 TEST_F(Checks, WriteAfterFreeIntoACachedMediumBlockIsCaught) {

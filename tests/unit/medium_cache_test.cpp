@@ -28,6 +28,11 @@ class MediumCacheTest : public ::testing::Test {
     option_set(Opt::medium_cache_kb, kTestCacheKb);
     im_free(im_malloc(1));  // the thread's heap exists
     medium_cache_flush(t_heap);
+    reset_probe();
+  }
+  static void reset_probe() {
+    MediumCache& mc = t_heap->mcache;
+    mc.misses = mc.hits = mc.bypass = 0;
   }
   void TearDown() override {
     medium_cache_flush(t_heap);
@@ -123,6 +128,39 @@ TEST_F(MediumCacheTest, LastBlockOnlyByDefault) {
     im_free(d);
     EXPECT_EQ(t_heap->mcache.blocks, 0u);
   }).join();
+  im_free(guard);
+}
+
+TEST_F(MediumCacheTest, TheLastBlockIsNotKeptWhileItServesTooFewRequests) {
+  option_set(Opt::medium_cache_kb, 0);
+  void* guard = im_malloc(3000);
+  // Sizes that alternate between two bins: the kept block never fits the next request. The first
+  // request finds no block; each later one is a miss, and the one that makes kProbeMisses of them
+  // turns the keeping off, so that its own free already goes to the region.
+  for (unsigned i = 0; i <= kProbeMisses; ++i) {
+    ASSERT_EQ(cache().bypass, 0u) << i;
+    im_free(im_malloc(i % 2 ? 1500 : 6000));
+    EXPECT_EQ(cache().blocks, i < kProbeMisses ? 1u : 0u) << i;
+  }
+  EXPECT_EQ(cache().bypass, kBypassPuts - 1) << "under one request in eight served";
+  for (unsigned i = 0; i + 1 < kBypassPuts; ++i) {
+    im_free(im_malloc(3000));
+    ASSERT_EQ(cache().blocks, 0u) << i;
+  }
+  EXPECT_EQ(cache().bypass, 0u);
+  im_free(im_malloc(3000));
+  EXPECT_EQ(cache().blocks, 1u) << "kept again after the bypass";
+  // Where the kept block serves one request in four, it stays on.
+  medium_cache_flush(t_heap);
+  reset_probe();
+  size_t prev = 6000;
+  for (unsigned i = 0; i < 8 * kProbeMisses; ++i) {
+    size_t size = i % 4 == 3 ? prev : (prev == 6000 ? 1500 : 6000);
+    im_free(im_malloc(size));
+    prev = size;
+    ASSERT_EQ(cache().bypass, 0u) << i;
+  }
+  EXPECT_EQ(cache().blocks, 1u);
   im_free(guard);
 }
 
