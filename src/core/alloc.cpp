@@ -49,7 +49,7 @@ void* alloc_large_or_huge(size_t size, size_t align) {
   return p;
 }
 
-void dealloc_other(RegionHeader* r, void* p) {
+void dealloc_other(void* p, RegionHeader* r) {
   if (p == nullptr) return;
   if (r == nullptr) {
     report_misuse("free", p,

@@ -7,7 +7,7 @@
 namespace mallocim {
 
 void* alloc_large_or_huge(size_t size, size_t align);
-void dealloc_other(RegionHeader* r, void* p);
+void dealloc_other(void* p, RegionHeader* r);  // p first: free() leaves it in its register
 void* alloc_aligned(size_t align, size_t size);  // align: a power of two
 void* realloc_impl(void* p, size_t size);
 void* calloc_impl(size_t count, size_t size);
@@ -33,7 +33,7 @@ MI_INLINE void dealloc(void* p) {
     heap_free_small(reinterpret_cast<Segment*>(e - kSegmapSmallTag), p);
     return;
   }
-  dealloc_other(reinterpret_cast<RegionHeader*>(e), p);  // large, huge, or not ours (null)
+  dealloc_other(p, reinterpret_cast<RegionHeader*>(e));  // large, huge, or not ours (null)
 }
 
 }  // namespace mallocim

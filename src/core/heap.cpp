@@ -446,7 +446,7 @@ Heap* heap_for_thread() {
   return h;
 }
 
-void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
+void* heap_malloc_slow(size_t size, Heap* h) {
   if (h == &g_empty_heap) {
     h = heap_for_thread();
     if (!h) {
@@ -458,7 +458,7 @@ void* heap_malloc_slow(Heap* h, unsigned c, size_t size) {
   // The class again, from the heap's copy of the lookup where direct_w served the fast path,
   // taken anew if the tuner changed the lookup since.
   if (MI_UNLIKELY(h->class_epoch != g_class_epoch.load(std::memory_order_relaxed))) classes_sync(h);
-  if (size <= kDirectMax) c = h->word_class[(size + 7) >> 3];
+  unsigned c = size <= kDirectMax ? h->word_class[(size + 7) >> 3] : size_to_class(size);
   if (MI_UNLIKELY(class_size(c) < size)) c = size_to_fixed_class(size);  // a lookup entry seen before its class's size
   h->slow_calls++;
   h->class_slow_at[c] = h->slow_calls;
@@ -563,7 +563,7 @@ void page_event(Heap* h, Page* pg) {
 }
 }  // namespace
 
-void heap_free_remote(Page* pg, Block* b) {
+void heap_free_remote(Block* b, Page* pg) {
   PageState st = page_state_seen(pg);
   uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
   if (MI_UNLIKELY(st == PageState::free || bs == 0)) {
@@ -609,7 +609,7 @@ bool list_contains(const Page* pg, const Block* list, const Block* b) {
 
 // The block's first word decodes to a plausible link: it is on one of the page's lists (a
 // double free), or the program stored a value that happens to look like one (then free it).
-void heap_free_suspect(Heap* h, Page* pg, Block* b) {
+void heap_free_suspect(Block* b, Page* pg, Heap* h) {
   if (link_plausible(b, link_decode(pg, b))) {
     auto* remote = reinterpret_cast<const Block*>(pg->thread_free.load(std::memory_order_acquire) &
                                                   kThreadFreePtrMask);
@@ -631,7 +631,7 @@ void* heap_list_damaged(Page* pg, Block* b) {
   // Going on (MALLOCIM_ABORT_ON_ERROR=0): abandon the damaged rest of the list.
   pg->free = pg->sample_rest = nullptr;
   pg->free_len = pg->rest_len = 0;
-  return heap_malloc_slow(t_heap, pg->size_class, pg->block_size);
+  return heap_malloc_slow(pg->block_size, t_heap);
 }
 
 void heap_release_cached(Heap* h) {

@@ -66,17 +66,19 @@ extern Heap g_empty_heap;
 extern __thread Heap* t_heap __attribute__((tls_model("initial-exec")));
 
 // Slow paths (heap.cpp).
-void* heap_malloc_slow(Heap* h, unsigned size_class, size_t size);
+// size first: the fast path's tail call leaves it in its register. The class comes from the heap's
+// copy of the size lookup (or the shared one above kDirectMax).
+void* heap_malloc_slow(size_t size, Heap* h);
 // The owner has just pushed a block on pg's local_free and the page emptied, was full, or has
 // holes: moves the page between lists; a block pushed into a hole (a double free: its OS page had
 // gone back) is taken off again and reported.
 void heap_free_event(Heap* h, Page* pg);
-void heap_free_remote(Page* pg, Block* b);
+void heap_free_remote(Block* b, Page* pg);
 // Takes the frees other threads made into pg and, when `free` is empty, the owner's local frees;
 // returns whether there were remote ones (owner only).
 bool page_collect(Page* pg);
 void* heap_list_damaged(Page* pg, Block* b);       // a free-list link failed its check
-void heap_free_suspect(Heap* h, Page* pg, Block* b);  // b looks free already: check, then free
+void heap_free_suspect(Block* b, Page* pg, Heap* h);  // b looks free already: check, then free
 void heap_thread_exit(Heap* h);
 Heap* heap_for_thread();  // creates the calling thread's heap if it has none
 // Returns the calling thread's empty pages and empty queued pages to the pool.
@@ -109,7 +111,7 @@ MI_INLINE void* heap_malloc_small(Heap* h, size_t size) {
   Page* pg = size <= kDirectMax ? h->direct_w[(size + 7) >> 3] : h->direct[size_to_class(size)];
   Block* b = pg->free;
   if (MI_LIKELY(b != nullptr)) return page_take(pg, b);
-  return heap_malloc_slow(h, size_to_class(size), size);
+  return heap_malloc_slow(size, h);
 }
 
 // Frees a block of a small segment.
@@ -121,14 +123,14 @@ MI_INLINE void heap_free_small(Segment* s, void* p) {
   if (MI_LIKELY(pg->owner.load(std::memory_order_relaxed) == h)) {
     uintptr_t link = b->link ^ pg->key;
     __asm__("" : "+r"(link));  // as in page_take
-    if (MI_UNLIKELY(((link ^ uintptr_t(b)) >> kPageShift) == 0 || link == 0)) return heap_free_suspect(h, pg, b);
+    if (MI_UNLIKELY(((link ^ uintptr_t(b)) >> kPageShift) == 0 || link == 0)) return heap_free_suspect(b, pg, h);
     link_set(pg, b, pg->local_free);
     pg->local_free = b;
     // A page with holes gets here too: heap_free_event takes a block back out of a hole.
     if (MI_UNLIKELY(--pg->used == 0 || page_free_event(pg))) heap_free_event(h, pg);
     return;
   }
-  heap_free_remote(pg, b);
+  heap_free_remote(b, pg);
 }
 
 }  // namespace mallocim
