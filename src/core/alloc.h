@@ -17,7 +17,7 @@ size_t trim_impl();
 // Medium blocks (over kDirectMax, up to kSmallMax) come from the boundary-tag regions, best fit
 // with immediate coalescing (core/large.h), unless MALLOCIM_MEDIUM_REGIONS=0 keeps them in size-
 // class pages. Set once at start-up.
-extern bool g_medium_regions;
+extern bool g_medium_regions MI_HIDDEN;
 // The largest request size-class pages serve.
 MI_INLINE size_t pages_max() { return g_medium_regions ? kDirectMax : kSmallMax; }
 

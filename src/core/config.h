@@ -17,6 +17,10 @@ MI_INLINE unsigned bits_set(uint32_t x) {
 // A function that reads memory the program may be writing at the time (words of live blocks, as a
 // hint that is checked before it is trusted): not instrumented by ThreadSanitizer.
 #define MI_RACY_READS __attribute__((no_sanitize("thread")))
+// A global the fast paths read, declared hidden where it is declared (-fvisibility=hidden covers
+// definitions only): another file of the library then reads it with one instruction, not
+// through its address in the GOT.
+#define MI_HIDDEN __attribute__((visibility("hidden")))
 
 namespace mallocim {
 

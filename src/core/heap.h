@@ -61,8 +61,8 @@ struct Heap {
   MediumCache mcache;  // freed medium blocks kept for reuse (core/medium_cache.h)
 };
 
-extern Page g_empty_page;
-extern Heap g_empty_heap;
+extern Page g_empty_page MI_HIDDEN;
+extern Heap g_empty_heap MI_HIDDEN;
 extern __thread Heap* t_heap __attribute__((tls_model("initial-exec")));
 
 // Slow paths (heap.cpp).

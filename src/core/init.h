@@ -8,7 +8,7 @@
 namespace mallocim {
 
 extern pthread_key_t g_heap_key;
-extern bool g_ready;
+extern bool g_ready MI_HIDDEN;
 
 bool init_slow();
 MI_INLINE bool ensure_init() { return MI_LIKELY(g_ready) || init_slow(); }

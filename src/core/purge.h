@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "core/config.h"
 #include "core/lock.h"
 
 namespace mallocim {
@@ -16,7 +17,7 @@ size_t purge_tick(uint64_t now_ms);
 // The same without noting a free (the background thread).
 size_t purge_due(uint64_t now_ms);
 // When memory was last freed through purge_tick.
-extern std::atomic<uint64_t> g_last_free_ms;
+extern std::atomic<uint64_t> g_last_free_ms MI_HIDDEN;
 // Everything free goes back now (malloc_trim); returns bytes released.
 size_t purge_all();
 SpinLock& purge_lock();

@@ -13,7 +13,7 @@
 
 namespace mallocim {
 
-extern bool g_sampling;  // set once at start-up: a profile or the summary asked for samples
+extern bool g_sampling MI_HIDDEN;  // set once at start-up: a profile or the summary asked for samples
 
 void sample_init();               // from the options, before the first heap exists
 void sample_heap_init(Heap* h);   // a new heap's counts

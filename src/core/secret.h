@@ -3,6 +3,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "core/config.h"
+
 namespace mallocim {
-extern uint64_t g_secret;
+extern uint64_t g_secret MI_HIDDEN;
 }  // namespace mallocim

@@ -23,7 +23,7 @@ struct Segmap {
   std::atomic<RegionHeader*>* entries;
   uintptr_t limit;  // 0 until the map exists: every lookup then answers "not ours"
 };
-extern Segmap g_segmap;
+extern Segmap g_segmap MI_HIDDEN;
 
 bool segmap_init();
 void segmap_set(void* base, size_t size, RegionHeader* h);  // size: multiple of kGranule

@@ -56,7 +56,7 @@ struct ClassMap {
   uint32_t size[kMaxClasses];
   uint8_t lut[kSmallMax / 8 + 1];
 };
-extern ClassMap g_class_map;
+extern ClassMap g_class_map MI_HIDDEN;
 
 MI_INLINE unsigned size_to_class(size_t size) {
   return __atomic_load_n(&g_class_map.lut[(size + 7) >> 3], __ATOMIC_RELAXED);

@@ -28,7 +28,7 @@ namespace mallocim {
 constexpr size_t kTunedMin = 256;  // requests above this are noted
 
 // Bumped each time the lookup changes; heaps compare it with the one their copy was made at.
-extern std::atomic<uint32_t> g_class_epoch;
+extern std::atomic<uint32_t> g_class_epoch MI_HIDDEN;
 
 // A request of `size` (kTunedMin < size <= kSmallMax) served by a slow path.
 void class_tuner_note(size_t size);

@@ -3,6 +3,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "core/config.h"
+
 namespace mallocim {
 
 //      name             default  meaning
@@ -37,7 +39,7 @@ enum class Opt : int {
   count
 };
 
-extern int64_t g_options[int(Opt::count)];
+extern int64_t g_options[int(Opt::count)] MI_HIDDEN;
 
 // Set at start-up; tests change some while other threads (the background purge) read them:
 // relaxed atomics, plain moves on x86.

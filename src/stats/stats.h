@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 
+#include "core/config.h"
 #include "mallocim.h"
 
 namespace mallocim {
@@ -32,7 +33,7 @@ void stats_install();
 
 // A signal handler cannot walk the heap safely (the thread it interrupted may hold a lock): it
 // only raises this flag, and the next slow path of any thread prints the summary.
-extern std::atomic<int> g_stats_signal_seen;
+extern std::atomic<int> g_stats_signal_seen MI_HIDDEN;
 inline bool stats_requested() { return g_stats_signal_seen.load(std::memory_order_relaxed) != 0; }
 void stats_print_requested();
 
