@@ -405,8 +405,10 @@ MI_INLINE LargeHdr* checked_hdr(LargeRegion* r, const void* p) {
 
 // Records who allocated from r last, for the others to keep away for a while.
 MI_INLINE void note_user(LargeRegion* r, const Heap* h, uint64_t now) {
-  r->user.store(h, std::memory_order_relaxed);
-  r->used_ms.store(now, std::memory_order_relaxed);
+  // Stored only when they change (once per ms at most): the other threads' looks read them, and
+  // a store of the same value would still take the line from their caches.
+  if (r->user.load(std::memory_order_relaxed) != h) r->user.store(h, std::memory_order_relaxed);
+  if (r->used_ms.load(std::memory_order_relaxed) != now) r->used_ms.store(now, std::memory_order_relaxed);
 }
 
 // Whether another thread allocated from r in the last few ms: sharing its lock and bins costs

@@ -27,7 +27,9 @@ SpinLock& purge_lock() { return g_purge_lock; }
 std::atomic<uint64_t> g_last_free_ms{0};
 
 size_t purge_tick(uint64_t now) {
-  g_last_free_ms.store(now, std::memory_order_relaxed);
+  // Written once per millisecond, not on every free: threads freeing at once would otherwise
+  // pass the line between them on every medium free.
+  if (g_last_free_ms.load(std::memory_order_relaxed) != now) g_last_free_ms.store(now, std::memory_order_relaxed);
   if (MI_UNLIKELY(!background_running())) background_wanted();
   return purge_due(now);
 }
