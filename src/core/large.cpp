@@ -20,7 +20,7 @@ struct LargeHdr {
   uint16_t flags;
   uint16_t check;
 };
-static_assert(sizeof(LargeHdr) == 16);
+static_assert(sizeof(LargeHdr) == kLargeHeader);
 
 struct LargeFree {
   LargeHdr hdr;
@@ -56,7 +56,7 @@ MI_INLINE Resident resident_join(Resident a, Resident b) {
   if (b.hi <= b.lo) return a;
   return {a.lo, b.hi};
 }
-constexpr size_t kMinBlock = 64;  // room for LargeFree
+constexpr size_t kMinBlock = kLargeMinBlock;  // room for LargeFree
 
 SpinLock g_list_lock;  // serialises region creation
 std::atomic<LargeRegion*> g_regions{nullptr};  // newest first
@@ -233,10 +233,7 @@ void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, Resident res, uint64_t
   free_tail(r, h, size, keep, res, now);
 }
 
-size_t block_need(size_t size) {
-  size_t n = align_up(size, 16) + sizeof(LargeHdr);
-  return n < kMinBlock ? kMinBlock : n;
-}
+MI_INLINE size_t block_need(size_t size) { return large_block_need(size); }
 
 // A request as the regions see it, its bins computed once for all the regions it looks at.
 struct Request {
@@ -559,7 +556,6 @@ MI_RACY_READS size_t large_block_size(LargeRegion* r, const void* p) {
   return h && (h->flags & kInUse) && hdr_valid(hdr_next(h)) ? hdr_size(h) : 0;
 }
 
-size_t large_block_need(size_t size) { return block_need(size); }
 
 void large_free(LargeRegion* r, void* p) {
   uint64_t now = os::now_ms();

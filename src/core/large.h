@@ -62,7 +62,13 @@ void large_free(LargeRegion* r, void* p);
 // start of a live block of r or the next block's header was overwritten (large_free then says
 // what is wrong).
 size_t large_block_size(LargeRegion* r, const void* p);
-size_t large_block_need(size_t size);  // the block size a request of `size` bytes takes
+// The block size a request of `size` bytes takes: its 16-byte header and the request rounded up
+// to 16, at least kLargeMinBlock (room for a free block's links).
+constexpr size_t kLargeHeader = 16, kLargeMinBlock = 64;
+MI_INLINE size_t large_block_need(size_t size) {
+  size_t n = align_up(size, 16) + kLargeHeader;
+  return n < kLargeMinBlock ? kLargeMinBlock : n;
+}
 size_t large_usable(LargeRegion* r, const void* p);
 bool large_owns_block(LargeRegion* r, const void* p);  // p is a live block's start
 // Grows or shrinks the block in place; false when the neighbour has no room.

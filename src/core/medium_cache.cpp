@@ -164,9 +164,9 @@ bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
   }
   if (h == &g_empty_heap) return false;  // a thread without a heap keeps none
   MediumCache& mc = h->mcache;
-  unsigned b = bin_of(block);
-  if (kb == 0) {  // the last block only
-    medium_cache_flush(h);
+  unsigned b = kb == 0 ? 0 : bin_of(block);  // the last block only: one bin serves
+  if (kb == 0) {
+    if (mc.blocks) medium_cache_flush(h);
   } else {
     size_t cap = size_t(kb) << 10;
     if (block > cap) return false;
