@@ -96,13 +96,34 @@ MI_INLINE void set_prev_inuse(LargeHdr* h, bool inuse) {
 constexpr unsigned kSubBinShift = 4;
 static_assert(kLargeBins == 1 + ((24 - 10) << kSubBinShift) && kLargeRegionSize <= (size_t(1) << 24));
 
-unsigned bin_of(size_t size) {
+constexpr unsigned bin_calc(size_t size) {
   if (size < 1024) return 0;
   unsigned o = 63 - unsigned(__builtin_clzll(size));
   unsigned sub = unsigned(size >> (o - kSubBinShift)) & ((1u << kSubBinShift) - 1);
   unsigned idx = ((o - 10) << kSubBinShift) + sub + 1;
   return idx < kLargeBins ? idx : kLargeBins - 1;
 }
+
+// Below 16 KiB (the medium blocks, and most merges) a bin spans a multiple of 64 bytes: a table
+// by size / 64 answers in one load.
+constexpr size_t kBinLutMax = 16384;
+struct BinLut {
+  uint8_t bin[kBinLutMax / 64];
+};
+constexpr BinLut make_bin_lut() {
+  BinLut t{};
+  for (size_t i = 0; i < kBinLutMax / 64; ++i) t.bin[i] = uint8_t(bin_calc(i * 64));
+  return t;
+}
+constexpr BinLut kBinLut = make_bin_lut();
+constexpr bool bin_lut_exact() {
+  for (size_t size = 0; size < kBinLutMax; ++size)
+    if (kBinLut.bin[size >> 6] != bin_calc(size)) return false;
+  return true;
+}
+static_assert(bin_lut_exact(), "every size below kBinLutMax finds its bin in the table");
+
+MI_INLINE unsigned bin_of(size_t size) { return size < kBinLutMax ? kBinLut.bin[size >> 6] : bin_calc(size); }
 
 // bin_max16 is written under the lock and read without it too (fit_bin): relaxed atomics.
 MI_INLINE uint32_t max16(const LargeRegion* r, unsigned b) { return __atomic_load_n(&r->bin_max16[b], __ATOMIC_RELAXED); }
