@@ -19,7 +19,7 @@ namespace mallocim {
   X(purge_pressure,      1,    "1: before memory is faulted in fresh, give back as much that sits free in other block kinds (empty pages, free large spans, cached huge blocks)") \
   X(purge_external,      1,    "1: when the process's anonymous memory grows by more than the allocator faulted in (an interpreter's own arenas, mapped buffers, another allocator), give back as much free memory") \
   X(huge_cache_mb,       256,  "MiB of freed huge blocks (over 2 MiB) kept mapped for reuse, given back after MALLOCIM_PURGE_DELAY_MS") \
-  X(medium_cache_kb,     0,    "freed medium blocks (1-8 KiB) a thread keeps for reuse without the region locks: 0: its last one, until its next medium malloc or free; N: up to N KiB (faster, more memory); -1: none") \
+  X(medium_cache_kb,     0,    "freed medium blocks (1-8 KiB) a thread keeps for reuse without the region locks: 0: its last one, until its next medium malloc or free (none for a while when that served under 1 request in 8); N: up to N KiB (faster, more memory); -1: none") \
   X(page_cache,          4,    "empty small-object pages a thread keeps for reuse before giving them back")           \
   X(thp,                 0,    "0: the memory given back a few KiB at a time (small-object segments, medium and large regions, the segment map) stays out of transparent huge pages, huge blocks are left to the kernel; 1: also ask for huge pages on huge blocks; -1: no advice, the kernel's THP mode decides everywhere") \
   X(abort_on_error,      1,    "1: abort after reporting a misuse (invalid or double free); 0: report and go on")     \
