@@ -254,11 +254,9 @@ void split_tail(LargeRegion* r, LargeHdr* h, size_t keep, Resident res, uint64_t
   free_tail(r, h, size, keep, res, now);
 }
 
-MI_INLINE size_t block_need(size_t size) { return large_block_need(size); }
-
 // A request as the regions see it, its bins computed once for all the regions it looks at.
 struct Request {
-  size_t size, align;
+  size_t align;
   size_t need;         // the block it takes
   size_t search;       // the free block it looks for: need, plus room to align the payload
   unsigned bin;        // search's bin
@@ -304,9 +302,8 @@ MI_INLINE size_t close_max(size_t need) { return need + need / 8; }
 
 Request make_request(size_t size, size_t align) {
   Request q;
-  q.size = size;
   q.align = align;
-  q.need = block_need(size);
+  q.need = large_block_need(size);
   q.search = align > 16 ? q.need + align + kMinBlock : q.need;
   q.bin = bin_of(q.search);
   q.close_bin = bin_of(close_max(q.search));
@@ -379,9 +376,12 @@ LargeRegion* region_create() {
 // The first bin of r that may hold a block for q (kLargeBins: none), read without the lock: a
 // hint. q's own bin counts only if its largest block may be large enough (in types, the blocks
 // of a request's own bin were too small for 3 in 5 of the locks taken for a close fit).
+MI_INLINE bool own_bin_may_fit(const LargeRegion* r, const Request& q) {
+  return (size_t(max16(r, q.bin)) << 4) >= q.search;
+}
 MI_INLINE unsigned fit_bin(const LargeRegion* r, const Request& q) {
   unsigned b = bin_next(r, q.bin);
-  if (b == q.bin && (size_t(max16(r, b)) << 4) < q.search) b = bin_next(r, q.bin + 1);
+  if (b == q.bin && !own_bin_may_fit(r, q)) b = bin_next(r, q.bin + 1);
   return b;
 }
 
@@ -394,7 +394,7 @@ MI_INLINE bool region_may_fit_close(const LargeRegion* r, const Request& q) {
   uint64_t v = r->bitmap[q.close_word].load(std::memory_order_relaxed) & q.close_mask;
   if (!v) return false;
   if (v != uint64_t(1) << (q.bin % 64)) return true;  // a bin above the request's own
-  return (size_t(max16(r, q.bin)) << 4) >= q.search;
+  return own_bin_may_fit(r, q);
 }
 
 // *taken: set when the lock was held by another thread (and wait was false).
@@ -577,7 +577,6 @@ MI_RACY_READS size_t large_block_size(LargeRegion* r, const void* p) {
   return h && (h->flags & kInUse) && hdr_valid(hdr_next(h)) ? hdr_size(h) : 0;
 }
 
-
 void large_free(LargeRegion* r, void* p) {
   uint64_t now = os::now_ms();
   r->lock.lock();
@@ -637,7 +636,7 @@ bool large_owns_block(LargeRegion* r, const void* p) {
 
 bool large_resize_in_place(LargeRegion* r, void* p, size_t new_size) {
   uint64_t now = os::now_ms();
-  size_t need = block_need(new_size);
+  size_t need = large_block_need(new_size);
   size_t fresh = 0;
   {
     LockGuard g(r->lock);

@@ -42,6 +42,14 @@ MI_INLINE bool plausible(const Cached* next) {
 // Its cookie and a plausible link: safe to follow, to hand out, to give back.
 MI_INLINE bool intact(const Cached* c) { return c->cookie == cookie_of(c) && plausible(decode(c)); }
 
+// A block being freed that a thread's cache holds (this one's or another's): a double free,
+// reported. p: 16-byte aligned, so that its cookie lies inside the region.
+MI_INLINE bool reported_as_cached(const void* p) {
+  if (!medium_cache_holds(p)) return false;
+  report_misuse("free", p, "block is already free (double free)");
+  return true;
+}
+
 void release(Cached* c) {
   c->cookie = 0;
   int saved_errno = errno;  // free() keeps errno; the region may give memory back to the OS
@@ -149,19 +157,13 @@ bool medium_cache_put(Heap* h, LargeRegion* r, void* p) {
   // its region is still a double free if another thread's cache holds it: large_free would
   // free it from under that cache.
   if (kb == 0 && (h->mcache.bypass || r != h->large_region)) {
-    if (!(uintptr_t(p) & 15) && c->cookie == cookie_of(c)) {
-      report_misuse("free", p, "block is already free (double free)");
-      return true;
-    }
+    if (!(uintptr_t(p) & 15) && reported_as_cached(p)) return true;
     if (h->mcache.bypass) h->mcache.bypass--;
     return false;
   }
   size_t block = large_block_size(r, p);  // 0: not a live block's start; large_free reports it
   if (block < kCacheMinBlock || block >= kCacheMaxBlock) return false;
-  if (c->cookie == cookie_of(c)) {  // in this thread's cache or another's
-    report_misuse("free", p, "block is already free (double free)");
-    return true;
-  }
+  if (reported_as_cached(p)) return true;  // (large_block_size checked p's alignment)
   if (h == &g_empty_heap) return false;  // a thread without a heap keeps none
   MediumCache& mc = h->mcache;
   unsigned b = kb == 0 ? 0 : bin_of(block);  // the last block only: one bin serves

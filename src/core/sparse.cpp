@@ -31,8 +31,7 @@ MI_INLINE void for_range(size_t first, size_t last, F&& m) {
 // Sets the bits of the blocks (of bs, capacity of them) that overlap an OS page of `holes`.
 void set_hole_blocks(size_t bs, size_t capacity, uint32_t holes, uint64_t* bits) {
   for (; holes; holes &= holes - 1) {
-    size_t j = size_t(__builtin_ctz(holes));
-    size_t first = j * kOsPage / bs, last = ((j + 1) * kOsPage - 1) / bs;
+    auto [first, last] = os_page_blocks(size_t(__builtin_ctz(holes)), bs);
     if (last >= capacity) last = capacity - 1;
     if (first <= last) for_range(first, last, [&](size_t w, uint64_t mask) { bits[w] |= mask; });
   }
@@ -129,7 +128,7 @@ size_t page_punch_holes(Page* pg) {
   uint32_t fresh = 0;
   for (unsigned j = 0; j < kOsPages; ++j) {
     if (pg->holes & (1u << j)) continue;
-    size_t first = j * kOsPage / bs, last = ((j + 1) * kOsPage - 1) / bs;
+    auto [first, last] = os_page_blocks(j, bs);
     bool all_free = true;
     if (first < capacity)
       for_range(first, last < capacity ? last : capacity - 1,

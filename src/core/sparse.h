@@ -22,14 +22,19 @@ MI_INLINE bool range_in_holes(size_t off, size_t len, uint32_t holes) {
   return false;
 }
 
+// The blocks of size bs that overlap OS page j of a page: first..last.
+struct BlockSpan {
+  size_t first, last;
+};
+MI_INLINE BlockSpan os_page_blocks(size_t j, size_t bs) { return {j * kOsPage / bs, ((j + 1) * kOsPage - 1) / bs}; }
+
 // How many of the first `capacity` blocks of size bs overlap an OS page of `holes`: the blocks
 // a page with those holes keeps off its lists (Page::absent). A look per hole, not per block.
 MI_INLINE uint32_t blocks_in_holes(size_t bs, size_t capacity, uint32_t holes) {
   if (capacity == 0) return 0;
   size_t n = 0, next = 0;  // next: the first block not counted yet
   for (; holes; holes &= holes - 1) {
-    size_t j = size_t(__builtin_ctz(holes));
-    size_t first = j * kOsPage / bs, last = ((j + 1) * kOsPage - 1) / bs;
+    auto [first, last] = os_page_blocks(size_t(__builtin_ctz(holes)), bs);
     if (first < next) first = next;
     if (last >= capacity) last = capacity - 1;
     if (first > last) continue;

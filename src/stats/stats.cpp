@@ -86,7 +86,7 @@ void collect(im_stats* out, ClassFigures* classes, FreeFigures* where = nullptr)
   HeapFigures heaps = heap_figures();
   // Blocks in the threads' medium caches are live as far as their regions know; they are free.
   // Usable bytes (16-byte headers); the sums are read while their owners work: kept in range.
-  size_t headers = heaps.cached_blocks * 16;
+  size_t headers = heaps.cached_blocks * kLargeHeader;
   size_t cached = heaps.cached_bytes > headers ? heaps.cached_bytes - headers : 0;
   if (cached > out->large_live_bytes) cached = out->large_live_bytes;
   out->large_live_bytes -= cached;
